@@ -1,0 +1,1 @@
+"""The ``inversa`` command line (typer): one module per command group."""

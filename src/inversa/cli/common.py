@@ -1,0 +1,32 @@
+"""Shared CLI helpers: one-line errors with exit status 2, threads, console."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from inversa.errors import InputError
+
+err_console = Console(stderr=True)
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn :class:`InputError` (and unreadable files) into one line on stderr, exit 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except InputError as e:
+            print(f"inversa: error: {e}", file=sys.stderr)
+            raise typer.Exit(2) from None
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
+            print(f"inversa: error: {e.filename}: {e.strerror}", file=sys.stderr)
+            raise typer.Exit(2) from None
+
+    return wrapper

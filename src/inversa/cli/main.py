@@ -1,0 +1,20 @@
+"""Entry point of the ``inversa`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from inversa.cli import train
+
+app = typer.Typer(
+    help="inversa: physical forward models + learned priors for scientific imaging.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app.add_typer(train.app, name="train")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

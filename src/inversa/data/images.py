@@ -1,0 +1,75 @@
+"""Natural images that install offline with scikit-image, split into train and test.
+
+The test images (used by tests, benchmarks and the demo) are never used for training:
+``TEST_COLOR`` and ``TEST_GRAY`` are disjoint from ``TRAIN_IMAGES`` (``cat`` is the same
+photograph as ``chelsea`` and is therefore excluded from both lists).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from inversa.errors import InputError
+
+TEST_COLOR: tuple[str, ...] = ("astronaut", "coffee", "chelsea")
+TEST_GRAY: tuple[str, ...] = ("camera", "coins", "moon")
+TRAIN_IMAGES: tuple[str, ...] = (
+    "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "motorcycle_left",
+    "motorcycle_right", "colorwheel", "grass", "gravel", "brick", "clock", "page", "text",
+    "cell", "microaneurysms", "lfw_subset",
+)
+_EXCLUDED = ("cat",)
+
+
+def _load_raw(name: str) -> np.ndarray:
+    from skimage import data
+
+    if name.startswith("motorcycle"):
+        import skimage
+        from skimage import io
+
+        path = Path(skimage.__file__).parent / "data" / f"{name}.png"
+        return io.imread(path)
+    if name == "lfw_subset":  # 200 faces of 25x25: tile them into one image
+        faces = data.lfw_subset()
+        return np.concatenate([np.concatenate(list(faces[r * 20:(r + 1) * 20]), axis=1)
+                               for r in range(10)], axis=0)
+    return getattr(data, name)()
+
+
+def bundled(name: str, gray: bool = False) -> torch.Tensor:
+    """A bundled image as a float32 tensor ``(1, C, H, W)`` in [0, 1] (C = 3 or 1).
+
+    Examples
+    --------
+    >>> bundled("camera").shape
+    torch.Size([1, 1, 512, 512])
+    """
+    if name in _EXCLUDED:
+        raise InputError(f"image {name!r} duplicates a test image and is excluded")
+    a = _load_raw(name)
+    a = a.astype(np.float32) / (255.0 if a.dtype == np.uint8 else max(float(a.max()), 1.0))
+    if a.ndim == 3:
+        a = a[..., :3]
+        if gray:
+            a = a @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+    t = torch.from_numpy(np.ascontiguousarray(a))
+    t = t[None, None] if t.dim() == 2 else t.permute(2, 0, 1)[None]
+    return t.contiguous()
+
+
+def load_folder(folder: str | Path) -> list[torch.Tensor]:
+    """All PNG/TIFF/JPEG images of a folder, as ``(1, C, H, W)`` tensors in [0, 1]."""
+    from inversa.restore.imageio import read_image
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError("not a folder", source=str(folder))
+    files = sorted(p for p in folder.iterdir()
+                   if p.suffix.lower() in {".png", ".tif", ".tiff", ".jpg", ".jpeg"})
+    if not files:
+        raise InputError("no PNG/TIFF/JPEG image in folder", source=str(folder))
+    return [read_image(p).image for p in files]
