@@ -26,6 +26,8 @@ class Smoothness(Prior):
         if operator not in ("gradient", "laplacian"):
             raise ValueError(f"operator must be 'gradient' or 'laplacian', got {operator!r}")
         self.operator = operator
+        # Lipschitz constant of grad phi = 2 L^T L: 2 * 8 (gradient), 2 * 64 (Laplacian)
+        self.lipschitz = 16.0 if operator == "gradient" else 128.0
 
     def apply_l(self, x: torch.Tensor) -> torch.Tensor:
         if self.operator == "gradient":
