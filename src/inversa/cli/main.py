@@ -5,10 +5,16 @@ from __future__ import annotations
 import typer
 
 from inversa.cli import train
+from inversa.cli.demo import demo_cmd
+from inversa.cli.restore import restore_cmd
+from inversa.cli.spikes import spikes_cmd
 
 app = typer.Typer(
     help="inversa: physical forward models + learned priors for scientific imaging.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app.command("restore")(restore_cmd)
+app.command("spikes")(spikes_cmd)
+app.command("demo")(demo_cmd)
 app.add_typer(train.app, name="train")
 
 

@@ -1,0 +1,33 @@
+# inversa: `make demo` and `make test` work on a fresh machine (Python 3.10+).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch is pinned at install time (a CPU build lies on this machine's disk); the package
+# itself only asks for torch>=2.3.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/inversa demo -o out/demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_denoise.py
+	$(BIN)/python benchmarks/bench_deblur.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache
