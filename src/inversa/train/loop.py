@@ -6,7 +6,9 @@ and a cosine learning-rate schedule. Every ``ckpt_every`` steps it writes a chec
 when ``fit`` starts, training resumes from it bit-for-bit. One JSON line per ``log_every``
 steps is appended to ``log_path``. Training stops at ``steps``, after ``max_minutes``, or
 when ``validate`` has not improved for ``patience`` validations (early stop); the best
-validated weights are kept.
+validated weights are kept. With a time limit, the cosine schedule follows whichever of
+``step / steps`` and ``minutes / max_minutes`` is further along, so the learning rate is
+annealed by the time training stops (then the run is not bit-for-bit reproducible).
 """
 
 from __future__ import annotations
@@ -59,7 +61,10 @@ def fit(model: torch.nn.Module,
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
 
     def lr_at(step: int) -> float:
-        t = min(step / max(config.steps, 1), 1.0)
+        t = step / max(config.steps, 1)
+        if config.max_minutes > 0:
+            t = max(t, state["minutes"] / config.max_minutes)
+        t = min(t, 1.0)
         return config.lr_min + 0.5 * (config.lr - config.lr_min) * (1 + math.cos(math.pi * t))
 
     gen = torch.Generator().manual_seed(config.seed)
