@@ -11,11 +11,11 @@ from inversa.solvers import (
 )
 
 
-def _problem(boundary="circular", dtype=torch.float64):
+def _problem(boundary="circular", dtype=torch.float64, n=24):
     g = torch.Generator().manual_seed(0)
-    x = torch.zeros(1, 1, 24, 24, dtype=dtype)
-    x[..., 6:18, 8:16] = 1.0
-    a = Conv2d(gaussian_kernel(1.2).to(dtype), (1, 24, 24), boundary=boundary)
+    x = torch.zeros(1, 1, n, n, dtype=dtype)
+    x[..., n // 4:3 * n // 4, n // 3:2 * n // 3] = 1.0
+    a = Conv2d(gaussian_kernel(1.2).to(dtype), (1, n, n), boundary=boundary)
     y = a(x) + 0.02 * torch.randn(x.shape, generator=g, dtype=dtype)
     return a, y, x
 
@@ -28,19 +28,21 @@ def test_smooth_gradient_descent_matches_closed_form():
 
 
 def test_fista_ista_admm_hqs_agree_on_tv_deblurring():
-    a, y, _ = _problem()
-    prior = TotalVariation(max_iter=200, tol=1e-9, warm_start=True)
+    a, y, _ = _problem(n=16)
+
+    def tv():
+        return TotalVariation(max_iter=30, tol=1e-8, warm_start=True)
+
+    prior = tv()
     lam = 0.01
-    ref = FISTA(a, y, prior, lam, stop=Stop(3000, 1e-10)).run()
+    ref = FISTA(a, y, prior, lam, stop=Stop(500, 1e-10)).run()
     f_ref = objective(a, y, prior, lam, ref.x)
-    r_ista = ista(a, y, TotalVariation(max_iter=200, tol=1e-9), lam, stop=Stop(300, 0),
-                  history=True).run()
+    r_ista = ista(a, y, tv(), lam, stop=Stop(200, 0), history=True).run()
     hist = r_ista.history
     assert all(h2 <= h1 + 1e-6 * h1 for h1, h2 in zip(hist, hist[1:])), "ISTA: monotone"  # inexact TV prox
-    r_admm = ADMM(a, y, TotalVariation(max_iter=200, tol=1e-9), lam, rho=0.05,
-                  stop=Stop(500, 1e-9)).run()
-    mus = [lam * 2.0 ** (k / 4) for k in range(80)]
-    r_hqs = HQS(a, y, TotalVariation(max_iter=200, tol=1e-9), lam, mus).run()
+    r_admm = ADMM(a, y, tv(), lam, rho=0.05, stop=Stop(300, 1e-9)).run()
+    mus = [lam * 2.0 ** (k / 4) for k in range(60)]
+    r_hqs = HQS(a, y, tv(), lam, mus).run()
     for r in (r_admm, r_hqs):
         assert objective(a, y, prior, lam, r.x) <= f_ref * 1.01
         assert float((r.x - ref.x).norm() / ref.x.norm()) < 0.03
@@ -89,7 +91,7 @@ def test_unrolled_trains():
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(loss) < 0.7 * first
+    assert float(loss.detach()) < 0.7 * first
     assert net.log_sigma.grad is not None and net.log_mu.grad is not None
     pgd = Unrolled(Smoothness(), iterations=3, algorithm="pgd")
     pgd(a, y).sum().backward()
@@ -98,16 +100,16 @@ def test_unrolled_trains():
 
 @pytest.mark.parametrize("mode", ["jfb", "implicit"])
 def test_deep_equilibrium_fixed_point_and_gradient(mode):
-    a, y, x = _problem()
-    deq = DeepEquilibrium(Smoothness(), eta=1.0, sigma=0.3, max_iter=2000, tol=1e-12,
-                          backward=mode, backward_iter=2000).double()
+    a, y, x = _problem(n=16)
+    deq = DeepEquilibrium(Smoothness(), eta=1.0, sigma=0.3, max_iter=1000, tol=1e-11,
+                          backward=mode, backward_iter=1000).double()
     z = deq(a, y)
     assert float((deq.step(a, y, z) - z).norm() / z.norm()) < 1e-6
     loss = torch.sum((z - x) ** 2)
     (g,) = torch.autograd.grad(loss, deq.log_sigma)
     # reference: differentiate through a long unrolled fixed-point iteration
     zz = a.adjoint(y)
-    for _ in range(600):
+    for _ in range(400):
         zz = deq.step(a, y, zz)
     (g_ref,) = torch.autograd.grad(torch.sum((zz - x) ** 2), deq.log_sigma)
     if mode == "implicit":

@@ -34,12 +34,12 @@ PRIORS = ("tv", "wavelet", "smooth", "pnp", "learned")
 
 # (task, prior) -> (c, p): lam = c * sigma**p. Fitted by benchmarks/calibrate_lambda.py.
 AUTO_LAMBDA: dict[tuple[str, str], tuple[float, float]] = {
-    ("denoise", "tv"): (2.57, 1.25),
-    ("denoise", "wavelet"): (6.2, 1.46),
-    ("denoise", "smooth"): (8.0, 2.0),
-    ("inverse", "tv"): (1.6, 1.5),
-    ("inverse", "wavelet"): (3.0, 1.5),
-    ("inverse", "smooth"): (0.5, 2.0),
+    ("denoise", "tv"): (2.333, 1.23),
+    ("denoise", "wavelet"): (6.38, 1.46),
+    ("denoise", "smooth"): (48.51, 1.59),
+    ("inverse", "tv"): (1.585, 1.5),
+    ("inverse", "wavelet"): (6.581, 1.7),
+    ("inverse", "smooth"): (7.924, 1.5),
 }
 
 
