@@ -42,7 +42,7 @@ def methods(blurred: torch.Tensor, clean: torch.Tensor, k: torch.Tensor, s: floa
         return per_channel(lambda c: wiener(c, psf, balance=b, clip=False), y)
 
     n_best, _ = oracle(rl, [5, 10, 20, 40, 80], clean)
-    yield f"skimage Richardson-Lucy (oracle iters)", lambda: rl(n_best)
+    yield "skimage Richardson-Lucy (oracle iters)", lambda: rl(n_best)
     b_best, _ = oracle(wi, [0.003, 0.01, 0.03, 0.1, 0.3], clean)
     yield "skimage Wiener (oracle balance)", lambda: wi(b_best)
     yield "inversa TV (auto lambda)", lambda: restore(

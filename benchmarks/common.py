@@ -11,8 +11,17 @@ import torch
 from inversa.data.images import TEST_COLOR, TEST_GRAY, bundled
 from inversa.train.denoiser import psnr
 
-__all__ = ["TEST_COLOR", "TEST_GRAY", "bundled", "psnr", "timed", "to_np", "to_t",
-           "markdown_table", "oracle"]
+__all__ = [
+    "TEST_COLOR",
+    "TEST_GRAY",
+    "bundled",
+    "markdown_table",
+    "oracle",
+    "psnr",
+    "timed",
+    "to_np",
+    "to_t",
+]
 
 
 def to_np(x: torch.Tensor) -> np.ndarray:

@@ -7,8 +7,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inversa.operators import (
-    BayerMosaic, BoxDecimate, Conv2d, Decimate, Rotation, Stack, Warp, gaussian_kernel,
-    motion_kernel, operator_norm,
+    BayerMosaic,
+    BoxDecimate,
+    Conv2d,
+    Decimate,
+    Rotation,
+    Stack,
+    Warp,
+    gaussian_kernel,
+    motion_kernel,
+    operator_norm,
 )
 from inversa.operators.base import inner
 

@@ -10,7 +10,7 @@ from inversa.cli.common import handle_errors
 from inversa.errors import InputError
 
 
-def load_wavelet(spec: str, dt: float) -> "torch.Tensor":  # noqa: F821
+def load_wavelet(spec: str, dt: float) -> torch.Tensor:  # noqa: F821
     import torch
 
     from inversa.restore.spikes import read_signal, ricker

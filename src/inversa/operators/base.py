@@ -39,7 +39,7 @@ class LinearOperator:
         return self.adjoint(self.forward(x))
 
     @property
-    def T(self) -> LinearOperator:  # noqa: N802 - mathematical notation
+    def T(self) -> LinearOperator:
         return Adjoint(self)
 
     def __matmul__(self, other: LinearOperator) -> LinearOperator:

@@ -8,5 +8,16 @@ from inversa.priors.smooth import Smoothness
 from inversa.priors.tv import TotalVariation
 from inversa.priors.wavelet import WaveletL1, WaveletTransform, soft
 
-__all__ = ["Box", "L1", "LearnedPrior", "NonNegative", "Prior", "Smoothness", "TotalVariation",
-           "WaveletL1", "WaveletTransform", "Zero", "soft"]
+__all__ = [
+           "L1",
+           "Box",
+           "LearnedPrior",
+           "NonNegative",
+           "Prior",
+           "Smoothness",
+           "TotalVariation",
+           "WaveletL1",
+           "WaveletTransform",
+           "Zero",
+           "soft",
+]

@@ -52,7 +52,7 @@ def read_image(path: str | os.PathLike) -> ImageData:
             import imageio.v3 as iio
 
             a = iio.imread(p, extension=ext)
-    except Exception as e:  # noqa: BLE001 - any decoder failure is a bad file
+    except Exception as e:
         raise InputError(f"cannot read image ({type(e).__name__}: {e})".splitlines()[0],
                          source=src) from None
     return ImageData(*_to_tensor(np.asarray(a), src), path=src)
@@ -152,7 +152,7 @@ def read_kernel(path: str | os.PathLike) -> torch.Tensor:
     if p.suffix.lower() == ".npy":
         try:
             k = np.load(p, allow_pickle=False)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             raise InputError(f"cannot read kernel ({type(e).__name__})", source=str(p)) from None
         k = np.asarray(k, dtype=np.float64)
     else:

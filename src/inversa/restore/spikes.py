@@ -119,7 +119,7 @@ def read_signal(path: str, what: str = "trace") -> np.ndarray:
                 a = np.loadtxt(p, delimiter=",", comments="#", ndmin=1)
             except ValueError:
                 a = np.loadtxt(p, delimiter=",", comments="#", skiprows=1, ndmin=1)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         raise InputError(f"cannot read {what} ({type(e).__name__})", source=str(p)) from None
     a = np.asarray(a, dtype=np.float64)
     if a.ndim == 2 and 1 in a.shape:

@@ -6,6 +6,20 @@ from inversa.solvers.linear import conjugate_gradient, normal_solver
 from inversa.solvers.proximal import FISTA, GradientDescent, ista
 from inversa.solvers.splitting import ADMM, HQS, pnp_admm, pnp_hqs, sigma_schedule
 
-__all__ = ["ADMM", "DeepEquilibrium", "FISTA", "GradientDescent", "HQS", "Result", "Stop",
-           "Unrolled", "conjugate_gradient", "ista", "normal_solver", "objective", "pnp_admm",
-           "pnp_hqs", "sigma_schedule"]
+__all__ = [
+           "ADMM",
+           "FISTA",
+           "HQS",
+           "DeepEquilibrium",
+           "GradientDescent",
+           "Result",
+           "Stop",
+           "Unrolled",
+           "conjugate_gradient",
+           "ista",
+           "normal_solver",
+           "objective",
+           "pnp_admm",
+           "pnp_hqs",
+           "sigma_schedule",
+]

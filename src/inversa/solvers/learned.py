@@ -103,14 +103,15 @@ class DeepEquilibrium(nn.Module):
     def forward(self, a: LinearOperator, y: torch.Tensor,
                 x0: torch.Tensor | None = None) -> torch.Tensor:
         z = a.adjoint(y) if x0 is None else x0
+        self.iterations = 0
         with torch.no_grad():
-            for k in range(self.max_iter):
+            while self.iterations < self.max_iter:
                 z_new = self.step(a, y, z)
+                self.iterations += 1
                 change = float((z_new - z).norm()) / max(float(z_new.norm()), 1e-12)
                 z = z_new
                 if change < self.tol:
                     break
-        self.iterations = k + 1
         z = z.detach()
         out = self.step(a, y, z)
         if self.backward_mode == "jfb" or not torch.is_grad_enabled() or not out.requires_grad:
