@@ -12,11 +12,10 @@ its automatic lambda (TV) or its default PnP settings, and the true noise level.
 from __future__ import annotations
 
 import argparse
-import platform
 
 import numpy as np
 import torch
-from common import bundled, markdown_table, oracle, psnr, timed, to_np
+from common import bundled, oracle, psnr, report, timed, to_np
 
 from inversa.operators import Conv2d, gaussian_kernel, motion_kernel
 from inversa.restore.image import RestoreConfig, restore
@@ -79,20 +78,8 @@ def main() -> None:
                     order.append(label)
                 per_image.append([name, kname, label, f"{p:.2f}", f"{dt:.2f}"])
                 print(f"{name:10s} {kname:18s} {label:38s} {p:6.2f} dB {dt:7.2f} s", flush=True)
-    header = ["method"] + [f"{k}: PSNR / s" for k in kernels]
-    rows = []
-    for label in order:
-        row = [label]
-        for kname in kernels:
-            v = np.array(results[(label, kname)])
-            row.append(f"{v[:, 0].mean():.2f} / {v[:, 1].mean():.2f}")
-        rows.append(row)
-    print()
-    print(f"Mean over {len(args.images)} images ({', '.join(args.images)}), noise 0.01; "
-          f"{platform.machine()}, torch threads {torch.get_num_threads()}")
-    print(markdown_table(header, rows))
-    print()
-    print(markdown_table(["image", "blur", "method", "PSNR", "s"], per_image))
+    report(results, order, list(kernels), str, per_image, ["image", "blur", "method", "PSNR", "s"],
+           f"Mean over {len(args.images)} images ({', '.join(args.images)}), noise 0.01")
 
 
 if __name__ == "__main__":

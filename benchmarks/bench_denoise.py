@@ -12,11 +12,9 @@ Prints a markdown table (PSNR dB / seconds per call, mean over images) and per-i
 from __future__ import annotations
 
 import argparse
-import platform
 
-import numpy as np
 import torch
-from common import TEST_COLOR, TEST_GRAY, bundled, markdown_table, oracle, psnr, timed, to_np
+from common import TEST_COLOR, TEST_GRAY, bundled, oracle, psnr, report, timed, to_np
 
 from inversa.restore.image import RestoreConfig, restore
 
@@ -69,20 +67,9 @@ def main() -> None:
                     order.append(label)
                 per_image.append([name, f"{sig:g}", label, f"{p:.2f}", f"{dt:.2f}"])
                 print(f"{name:10s} sigma={sig:4g} {label:34s} {p:6.2f} dB {dt:7.2f} s", flush=True)
-    header = ["method"] + [f"σ={s:g}: PSNR / s" for s in args.sigmas]
-    rows = []
-    for label in order:
-        row = [label]
-        for sig in args.sigmas:
-            v = np.array(results[(label, sig)])
-            row.append(f"{v[:, 0].mean():.2f} / {v[:, 1].mean():.2f}")
-        rows.append(row)
-    print()
-    print(f"Mean over {len(args.images)} images ({', '.join(args.images)}); "
-          f"{platform.machine()}, torch threads {torch.get_num_threads()}")
-    print(markdown_table(header, rows))
-    print()
-    print(markdown_table(["image", "σ", "method", "PSNR", "s"], per_image))
+    report(results, order, args.sigmas, lambda s: f"σ={s:g}", per_image,
+           ["image", "σ", "method", "PSNR", "s"],
+           f"Mean over {len(args.images)} images ({', '.join(args.images)})")
 
 
 if __name__ == "__main__":

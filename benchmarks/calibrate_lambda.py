@@ -1,8 +1,9 @@
 """Fit the automatic regularisation weight ``lam = c * sigma ** p`` per prior and task.
 
 On crops of *training* images only (inversa.data.TRAIN_IMAGES, never the test images),
-for each noise level find the PSNR-optimal ``lam`` on a log grid (refined by a parabola
-in log-lam), then fit ``log lam = log c + p log sigma`` by least squares.
+separately for colour and gray images (colour TV couples the channels, so its best ``lam``
+differs), for each noise level find the PSNR-optimal ``lam`` on a log grid (refined by a
+parabola in log-lam), then fit ``log lam = log c + p log sigma`` by least squares.
 
     python benchmarks/calibrate_lambda.py            # prints the table for AUTO_LAMBDA
 """
@@ -19,16 +20,30 @@ from inversa.operators import gaussian_kernel
 from inversa.restore.image import RestoreConfig, restore
 from inversa.train.denoiser import psnr
 
-CROPS = [("rocket", 60, 200, False), ("immunohistochemistry", 100, 100, False),
-         ("motorcycle_left", 150, 300, False), ("brick", 100, 100, True),
-         ("clock", 50, 150, True), ("retina", 500, 500, False)]
+SOURCES = {
+    "color": ["rocket", "motorcycle_left", "motorcycle_right", "immunohistochemistry",
+              "retina", "hubble_deep_field"],
+    "gray": ["rocket", "motorcycle_left", "clock", "brick", "grass", "gravel", "cell",
+             "hubble_deep_field"],
+}
 
 
-def crops(size: int, n: int) -> list[torch.Tensor]:
+def crops(kind: str, size: int, n: int, seed: int = 0) -> list[torch.Tensor]:
+    """``n`` random ``size`` x ``size`` crops (seeded) cycling over the source images,
+    skipping nearly flat crops (standard deviation < 0.05)."""
+    g = torch.Generator().manual_seed(seed)
     out = []
-    for name, y, x, gray in CROPS[:n]:
-        im = bundled(name, gray=gray)
-        out.append(im[..., y:y + size, x:x + size])
+    names = SOURCES[kind]
+    i = 0
+    while len(out) < n:
+        im = bundled(names[i % len(names)], gray=kind == "gray")
+        i += 1
+        h, w = im.shape[-2:]
+        y = int(torch.randint(0, h - size + 1, (1,), generator=g))
+        x = int(torch.randint(0, w - size + 1, (1,), generator=g))
+        c = im[..., y:y + size, x:x + size]
+        if float(c.std()) >= 0.05:
+            out.append(c)
     return out
 
 
@@ -50,8 +65,9 @@ def best_lam(images, degrade, prior, sigma, kernel, grid):
     return float(grid[i])
 
 
-def calibrate(task: str, prior: str, sigmas, size: int, n: int) -> tuple[float, float]:
-    images = crops(size, n)
+def calibrate(task: str, prior: str, kind: str, sigmas, size: int,
+              n: int) -> tuple[float, float]:
+    images = crops(kind, size, n)
     kernel = gaussian_kernel(1.6) if task == "inverse" else None
     lams = []
     for s in sigmas:
@@ -70,7 +86,8 @@ def calibrate(task: str, prior: str, sigmas, size: int, n: int) -> tuple[float, 
         grid = ref * np.logspace(-1.2, 1.2, 9)
         lam = best_lam(images, deg, prior, s, kernel, grid)
         lams.append(lam)
-        print(f"  {task:7s} {prior:7s} sigma={s * 255:5.1f}/255  best lam={lam:.4g}", flush=True)
+        print(f"  {task:7s} {prior:7s} {kind:5s} sigma={s * 255:5.1f}/255  best lam={lam:.4g}",
+              flush=True)
     p, logc = np.polyfit(np.log(sigmas), np.log(lams), 1)
     return math.exp(logc), p
 
@@ -79,9 +96,12 @@ def main() -> None:
     torch.set_num_threads(1)
     table = {}
     for prior in ("tv", "wavelet", "smooth"):
-        table[("denoise", prior)] = calibrate("denoise", prior,
-                                              [s / 255 for s in (5, 10, 15, 25, 35, 50)], 128, 6)
-        table[("inverse", prior)] = calibrate("inverse", prior, [0.005, 0.01, 0.02, 0.04], 96, 3)
+        for kind in ("color", "gray"):
+            if prior != "wavelet":  # wavelet denoising uses BayesShrink, no lambda
+                table[("denoise", prior, kind)] = calibrate(
+                    "denoise", prior, kind, [s / 255 for s in (5, 10, 15, 25, 35, 50)], 160, 8)
+            table[("inverse", prior, kind)] = calibrate(
+                "inverse", prior, kind, [0.005, 0.01, 0.02, 0.04], 96, 3)
     print("AUTO_LAMBDA = {")
     for k, (c, p) in table.items():
         print(f"    {k!r}: ({c:.4g}, {p:.3g}),")

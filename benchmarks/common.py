@@ -63,3 +63,24 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(out)
+
+
+def report(results: dict, methods: list[str], columns: list, column_title, per_image: list,
+           per_image_header: list[str], caption: str) -> None:
+    """Print the summary table (mean PSNR / mean seconds per method and column) and the
+    per-image table. ``results[(method, column)]`` is a list of ``(psnr, seconds)``."""
+    import platform
+
+    header = ["method"] + [f"{column_title(c)}: PSNR / s" for c in columns]
+    rows = []
+    for label in methods:
+        row = [label]
+        for c in columns:
+            v = np.array(results[(label, c)])
+            row.append(f"{v[:, 0].mean():.2f} / {v[:, 1].mean():.2f}")
+        rows.append(row)
+    print()
+    print(f"{caption}; {platform.machine()}, torch threads {torch.get_num_threads()}")
+    print(markdown_table(header, rows))
+    print()
+    print(markdown_table(per_image_header, per_image))

@@ -12,8 +12,9 @@ levels recurse on the approximation. The prior
 
 has the exact prox ``W^T soft(W v, tau)`` (approximation coefficients untouched) when ``H`` and
 ``W`` are multiples of ``2^levels``; other sizes are padded by reflection and cropped (then the
-prox is that of the padded problem). ``shifts > 1`` averages the prox over that many
-circular shifts (cycle spinning: translation invariance, less blocking).
+prox is that of the padded problem). ``shifts = s > 1`` averages the prox over the ``s x s``
+circular shifts by 0..s-1 pixels (cycle spinning: near translation invariance, fewer
+artefacts; Coifman & Donoho 1995).
 """
 
 from __future__ import annotations
@@ -84,6 +85,18 @@ class WaveletTransform:
         return a
 
 
+_OPP = torch.tensor([[1 / 3 ** 0.5, 1 / 3 ** 0.5, 1 / 3 ** 0.5],
+                     [1 / 2 ** 0.5, 0.0, -1 / 2 ** 0.5],
+                     [1 / 6 ** 0.5, -2 / 6 ** 0.5, 1 / 6 ** 0.5]], dtype=torch.float64)
+
+
+def opponent(x: torch.Tensor, inverse: bool = False) -> torch.Tensor:
+    """Orthonormal opponent colour transform of ``(B, 3, H, W)`` (its inverse is ``C^T``)."""
+    m = _OPP.to(x)
+    m = m.T if inverse else m
+    return torch.einsum("ij,bjhw->bihw", m, x)
+
+
 def soft(x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
     """Soft thresholding ``sign(x) max(|x| - t, 0)``, the prox of ``t ||.||_1``."""
     return torch.sign(x) * torch.clamp(x.abs() - t, min=0)
@@ -99,9 +112,20 @@ class WaveletL1(Prior):
     torch.Size([1, 1, 16, 16])
     """
 
-    def __init__(self, wavelet: str = "db4", levels: int = 3, shifts: int = 1):
+    def __init__(self, wavelet: str = "db4", levels: int = 3, shifts: int = 1,
+                 color: bool = False, band_weights: list | None = None):
         self.wt = WaveletTransform(wavelet, levels)
         self.shifts = shifts
+        self.color = color
+        self.band_weights = band_weights
+
+    def _to(self, x: torch.Tensor, inverse: bool = False) -> torch.Tensor:
+        return opponent(x, inverse) if self.color and x.shape[-3] == 3 else x
+
+    def _weights(self) -> list:
+        if self.band_weights is not None:
+            return self.band_weights
+        return [(1.0, 1.0, 1.0)] * self.wt.levels
 
     def _pad(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
         m = 2 ** self.wt.levels
@@ -114,23 +138,44 @@ class WaveletL1(Prior):
         return x, (h, w)
 
     def value(self, x: torch.Tensor) -> torch.Tensor:
-        xp, _ = self._pad(x)
+        xp, _ = self._pad(self._to(x))
         c = self.wt.forward(xp)
-        return sum(d.abs().sum() for band in c[1:] for d in band)
+        return sum((torch.as_tensor(wb).to(d) * d.abs()).sum()
+                   for band, wts in zip(c[1:], self._weights()) for d, wb in zip(band, wts))
 
     def _prox_once(self, v: torch.Tensor, tau: float) -> torch.Tensor:
         c = self.wt.forward(v)
-        c = [c[0], *[tuple(soft(d, tau) for d in band) for band in c[1:]]]
+        c = [c[0], *[tuple(soft(d, tau * torch.as_tensor(wb).to(d)) for d, wb in zip(band, wts))
+                     for band, wts in zip(c[1:], self._weights())]]
         return self.wt.adjoint(c)
 
     def prox(self, v: torch.Tensor, tau: float) -> torch.Tensor:
+        return self._to(self._prox_shifts(self._to(v), tau), inverse=True)
+
+    def _prox_shifts(self, v: torch.Tensor, tau: float) -> torch.Tensor:
         vp, (h, w) = self._pad(v)
         if self.shifts <= 1:
             return self._prox_once(vp, tau)[..., :h, :w]
         acc = 0
-        step = max(1, 2 ** self.wt.levels // self.shifts)
-        offs = [(i * step, j * step) for i in range(self.shifts) for j in range(self.shifts)]
+        offs = [(i, j) for i in range(self.shifts) for j in range(self.shifts)]
         for dy, dx in offs:
             s = torch.roll(vp, (dy, dx), dims=(-2, -1))
             acc = acc + torch.roll(self._prox_once(s, tau), (-dy, -dx), dims=(-2, -1))
         return (acc / len(offs))[..., :h, :w]
+
+
+def bayes_shrink_weights(prior: WaveletL1, y: torch.Tensor, sigma: float) -> list:
+    """BayesShrink thresholds of each detail band of ``y`` (in the prior's colour space):
+    ``T_b = sigma^2 / sqrt(max(var(y_b) - sigma^2, eps))`` per band and channel, shaped
+    ``(1, C, 1, 1)`` to broadcast. Use as ``band_weights`` with ``tau = 1``."""
+    yp, _ = prior._pad(prior._to(y))
+    c = prior.wt.forward(yp)
+    out = []
+    for band in c[1:]:
+        ws = []
+        for d in band:
+            var = (d ** 2).mean(dim=(0, -2, -1), keepdim=True)
+            sx = (var - sigma ** 2).clamp(min=1e-12).sqrt()
+            ws.append((sigma ** 2 / sx).clamp(max=float(d.abs().max()) + 1.0))
+        out.append(tuple(ws))
+    return out
