@@ -107,6 +107,9 @@ def test_unrolled_trains():
     pgd = Unrolled(Smoothness(), iterations=3, algorithm="pgd")
     pgd(a, y).sum().backward()
     assert pgd.log_eta.grad is not None
+    admm = Unrolled(Smoothness(), iterations=3, algorithm="admm")
+    admm(a, y).sum().backward()
+    assert admm.log_mu.grad is not None and admm.log_sigma.grad is not None
 
 
 @pytest.mark.parametrize("mode", ["jfb", "implicit"])

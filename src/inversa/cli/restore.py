@@ -34,6 +34,18 @@ def parse_blur(spec: str | None):
                      "motion:LENGTH:ANGLE", field="--blur")
 
 
+def resolve_device(name: str) -> "torch.device":  # noqa: F821
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise InputError(f"unknown device {name!r}; expected auto, cpu or cuda", field="--device")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("CUDA is not available on this machine", field="--device")
+    return torch.device(name)
+
+
 @handle_errors
 def restore_cmd(
     image: Path = typer.Argument(..., help="Input image (PNG/TIFF/JPEG/.npy, gray or colour)"),
@@ -49,6 +61,7 @@ def restore_cmd(
     lam: float | None = typer.Option(None, help="Regularisation weight (automatic if omitted)"),
     iterations: int | None = typer.Option(None, help="Solver iterations (default 200, PnP 8)"),
     bits: int = typer.Option(16, help="Output bit depth for PNG/TIFF (8 or 16)"),
+    device: str = typer.Option("auto", help="auto (CUDA when present) | cpu | cuda"),
 ) -> None:
     """Restore IMAGE by solving min_x 1/2||y - A x||^2 + lam phi(x).
 
@@ -68,11 +81,12 @@ def restore_cmd(
     check_output_path(out)
     k = read_kernel(kernel) if kernel is not None else parse_blur(blur)
     data = read_image(image)
+    dev = resolve_device(device)
     cfg = RestoreConfig(prior=prior, noise_sigma=noise_sigma, lam=lam, kernel=k, scale=scale,
                         iterations=iterations)
     with Progress(transient=True) as prog:
         task = prog.add_task(f"restoring ({prior})", total=None)
-        res = restore(data.image, cfg, progress=lambda i, n: prog.update(task, completed=i,
+        res = restore(data.image.to(dev), cfg, progress=lambda i, n: prog.update(task, completed=i,
                                                                          total=n))
     write_image(out, res.x, bits=bits)
     how = "estimated" if res.sigma_estimated else "given"

@@ -140,14 +140,16 @@ def restore(y: torch.Tensor, config: RestoreConfig,
     sigma = estimate_noise_sigma(y) if estimated else float(config.noise_sigma)
     c, h, w = y.shape[1:]
     s = config.scale
-    a = forward_model((c, h * s, w * s), config.kernel, s)
+    kernel = config.kernel.to(y.device) if config.kernel is not None else None
+    a = forward_model((c, h * s, w * s), kernel, s)
     x0 = (torch.nn.functional.interpolate(y, scale_factor=s, mode="bicubic",
                                           align_corners=False) if s > 1 else y.clone())
 
     if config.prior in ("pnp", "learned"):
+        from inversa.nets.weights import load_denoiser
         from inversa.priors.learned import LearnedPrior
 
-        prior = LearnedPrior()
+        prior = LearnedPrior(load_denoiser(device=y.device))
         if not inverse:
             with torch.no_grad():
                 x = prior.denoise(y, max(sigma, 1e-3))

@@ -1,6 +1,6 @@
 """Learned optimisation: unrolled iterations and deep equilibrium.
 
-``Unrolled`` runs exactly ``T`` iterations of HQS or proximal gradient (PGD) with
+``Unrolled`` runs exactly ``T`` iterations of HQS, ADMM or proximal gradient (PGD) with
 per-iteration learnable parameters, trained end to end by backpropagation:
 
 .. math::
@@ -54,8 +54,8 @@ class Unrolled(nn.Module):
                  mu: float = 1.0, sigma: float = 0.05, eta: float = 1.0,
                  modules: nn.Module | None = None):
         super().__init__()
-        if algorithm not in ("hqs", "pgd"):
-            raise ValueError(f"algorithm must be 'hqs' or 'pgd', got {algorithm!r}")
+        if algorithm not in ("hqs", "pgd", "admm"):
+            raise ValueError(f"algorithm must be 'hqs', 'pgd' or 'admm', got {algorithm!r}")
         self.prior, self.algorithm, self.iterations = prior, algorithm, iterations
         self.log_mu = nn.Parameter(torch.full((iterations,), math.log(mu)))
         self.log_eta = nn.Parameter(torch.full((iterations,), math.log(eta)))
@@ -66,16 +66,20 @@ class Unrolled(nn.Module):
                 x0: torch.Tensor | None = None) -> torch.Tensor:
         aty = a.adjoint(y)
         z = aty if x0 is None else x0
-        solve = normal_solver(a) if self.algorithm == "hqs" else None
+        solve = normal_solver(a) if self.algorithm in ("hqs", "admm") else None
         x = z
+        u = torch.zeros_like(z)
         for k in range(self.iterations):
             sigma = self.log_sigma[k].exp()
-            if solve is not None:
-                mu = self.log_mu[k].exp()
-                x = solve(aty + mu * z, mu, x)
-            else:
+            if self.algorithm == "pgd":
                 x = z - self.log_eta[k].exp() * a.adjoint(a.forward(z) - y)
-            z = _prox(self.prior, x, sigma)
+                z = _prox(self.prior, x, sigma)
+                continue
+            mu = self.log_mu[k].exp()
+            x = solve(aty + mu * (z - u), mu, x)
+            z = _prox(self.prior, x + u, sigma)
+            if self.algorithm == "admm":
+                u = u + x - z
         return z
 
 
