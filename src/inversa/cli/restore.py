@@ -34,7 +34,7 @@ def parse_blur(spec: str | None):
                      "motion:LENGTH:ANGLE", field="--blur")
 
 
-def resolve_device(name: str) -> "torch.device":  # noqa: F821
+def resolve_device(name: str) -> torch.device:  # noqa: F821
     import torch
 
     if name == "auto":

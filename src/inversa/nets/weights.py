@@ -33,7 +33,9 @@ def save_weights(model: torch.nn.Module, config: dict, path: Path, half: bool = 
 
 def load_denoiser(name_or_path: str | Path = DEFAULT_DENOISER,
                   device: str | torch.device = "cpu") -> UNetDenoiser:
-    """Load a :class:`UNetDenoiser` from shipped weights (by name) or from a file path."""
+    """Load a :class:`UNetDenoiser` from shipped weights (by name) or from a file path,
+    ready for inference (eval mode, no parameter gradients; ``requires_grad_(True)`` to
+    fine-tune)."""
     p = Path(name_or_path)
     path = p if p.suffix == ".pt" else weights_path(str(name_or_path))
     if not path.exists():
@@ -42,4 +44,4 @@ def load_denoiser(name_or_path: str | Path = DEFAULT_DENOISER,
     blob = torch.load(path, map_location="cpu", weights_only=True)
     net = UNetDenoiser(DenoiserConfig(**blob["config"]))
     net.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
-    return net.eval().to(device)
+    return net.eval().requires_grad_(False).to(device)

@@ -77,7 +77,7 @@ class IterativeSolver:
                 hist.append(objective(self.a, self.y, self.prior, self.lam, self.x))
             if self.callback is not None:
                 self.callback(k, self.x)
-            change = float((self.x - prev).norm()) / max(float(prev.norm()), 1e-12)
+            change = float((self.x - prev).detach().norm()) / max(float(prev.detach().norm()), 1e-12)
             if change < self.stop.tol or math.isnan(change):
                 converged = not math.isnan(change)
                 break
