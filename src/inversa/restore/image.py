@@ -40,16 +40,16 @@ PRIORS = ("tv", "wavelet", "smooth", "pnp", "learned")
 # (task, prior, colour|gray) -> (c, p): lam = c * sigma**p.
 # Fitted by `python benchmarks/calibrate_lambda.py` (output in benchmarks/calibrate_lambda.out.txt).
 AUTO_LAMBDA: dict[tuple[str, str, str], tuple[float, float]] = {
-    ("denoise", "tv", "color"): (2.333, 1.23),
-    ("denoise", "tv", "gray"): (0.8, 1.0),
-    ("inverse", "tv", "color"): (1.585, 1.5),
-    ("inverse", "tv", "gray"): (1.585, 1.5),
-    ("inverse", "wavelet", "color"): (6.581, 1.7),
-    ("inverse", "wavelet", "gray"): (6.581, 1.7),
-    ("denoise", "smooth", "color"): (48.51, 1.59),
-    ("denoise", "smooth", "gray"): (48.51, 1.59),
-    ("inverse", "smooth", "color"): (7.924, 1.5),
-    ("inverse", "smooth", "gray"): (7.924, 1.5),
+    ("denoise", "tv", "color"): (2.491, 1.28),
+    ("inverse", "tv", "color"): (3.103, 1.83),
+    ("denoise", "tv", "gray"): (1.996, 1.35),
+    ("inverse", "tv", "gray"): (5.886, 2.02),
+    ("inverse", "wavelet", "color"): (3.208, 1.83),
+    ("inverse", "wavelet", "gray"): (2.287, 1.7),
+    ("denoise", "smooth", "color"): (28.68, 1.73),
+    ("inverse", "smooth", "color"): (23.6, 1.88),
+    ("denoise", "smooth", "gray"): (25.11, 1.69),
+    ("inverse", "smooth", "gray"): (7.724, 1.54),
 }
 
 
