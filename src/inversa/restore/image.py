@@ -145,6 +145,11 @@ def restore(y: torch.Tensor, config: RestoreConfig,
     x0 = (torch.nn.functional.interpolate(y, scale_factor=s, mode="bicubic",
                                           align_corners=False) if s > 1 else y.clone())
 
+    def one_pass(x: torch.Tensor, lam: float | None) -> RestoreResult:
+        if progress:
+            progress(1, 1)
+        return RestoreResult(x, sigma, lam, 1, estimated)
+
     if config.prior in ("pnp", "learned"):
         from inversa.nets.weights import load_denoiser
         from inversa.priors.learned import LearnedPrior
@@ -152,10 +157,7 @@ def restore(y: torch.Tensor, config: RestoreConfig,
         prior = LearnedPrior(load_denoiser(device=y.device))
         if not inverse:
             with torch.no_grad():
-                x = prior.denoise(y, max(sigma, 1e-3))
-            if progress:
-                progress(1, 1)
-            return RestoreResult(x, sigma, config.lam, 1, estimated)
+                return one_pass(prior.denoise(y, max(sigma, 1e-3)), None)
         iters = config.iterations or 8
         lam = config.lam if config.lam is not None else 0.23
         with torch.no_grad():
@@ -167,16 +169,10 @@ def restore(y: torch.Tensor, config: RestoreConfig,
     if config.prior == "wavelet" and not inverse and config.lam is None:
         # adaptive thresholds per band (BayesShrink) instead of one lambda
         prior.band_weights = bayes_shrink_weights(prior, y, max(sigma, 1e-4))
-        x = prior.prox(y, 1.0)
-        if progress:
-            progress(1, 1)
-        return RestoreResult(x, sigma, None, 1, estimated)
+        return one_pass(prior.prox(y, 1.0), None)
     lam = config.lam if config.lam is not None else auto_lambda(config.prior, sigma, inverse, c)
     if not inverse:
-        x = prior.prox(y, lam)
-        if progress:
-            progress(1, 1)
-        return RestoreResult(x, sigma, lam, 1, estimated)
+        return one_pass(prior.prox(y, lam), lam)
     iters = config.iterations or 200
     solver = FISTA(a, y, prior, lam, stop=Stop(iters, 1e-5),
                    callback=(lambda k, _x: progress(k, iters)) if progress else None)
