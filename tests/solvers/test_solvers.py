@@ -118,7 +118,7 @@ def test_deep_equilibrium_fixed_point_and_gradient(mode):
     deq = DeepEquilibrium(Smoothness(), eta=1.0, sigma=0.3, max_iter=1000, tol=1e-11,
                           backward=mode, backward_iter=1000).double()
     z = deq(a, y)
-    assert float((deq.step(a, y, z) - z).norm() / z.norm()) < 1e-6
+    assert float((deq.step(a, y, z) - z).detach().norm() / z.detach().norm()) < 1e-6
     loss = torch.sum((z - x) ** 2)
     (g,) = torch.autograd.grad(loss, deq.log_sigma)
     # reference: differentiate through a long unrolled fixed-point iteration
