@@ -102,7 +102,7 @@ def make_prior(name: str, inverse: bool = False) -> Prior:
     if name == "tv":
         if inverse:
             return TotalVariation(joint_channels=True, max_iter=10, tol=1e-4, warm_start=True)
-        return TotalVariation(joint_channels=True, max_iter=40, tol=1e-3)
+        return TotalVariation(joint_channels=True, max_iter=25, tol=1e-3)
     if name == "wavelet":
         return WaveletL1("sym8", levels=4, shifts=2, color=True)
     if name == "smooth":
