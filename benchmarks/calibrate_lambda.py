@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from inversa.data.images import bundled
+from inversa.metrics import psnr
 from inversa.operators import gaussian_kernel
 from inversa.restore.image import RestoreConfig, restore
-from inversa.train.denoiser import psnr
 
 SOURCES = {
     "color": ["rocket", "motorcycle_left", "motorcycle_right", "immunohistochemistry",

@@ -13,9 +13,9 @@ import itertools
 import torch
 from calibrate_lambda import crops
 
+from inversa.metrics import psnr
 from inversa.operators import Conv2d, gaussian_kernel, motion_kernel
 from inversa.restore.image import RestoreConfig, restore
-from inversa.train.denoiser import psnr
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from inversa.data.images import TEST_COLOR, TEST_GRAY, bundled
-from inversa.train.denoiser import psnr
+from inversa.metrics import psnr
 
 __all__ = [
     "TEST_COLOR",

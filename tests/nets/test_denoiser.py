@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from inversa.data.images import bundled
+from inversa.metrics import psnr
 from inversa.nets import load_denoiser, weights_path
 from inversa.restore.image import RestoreConfig, restore
-from inversa.train.denoiser import psnr
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,9 @@ import torch
 
 from inversa.data.images import bundled
 from inversa.errors import InputError
+from inversa.metrics import psnr
 from inversa.operators import Conv2d, gaussian_kernel
 from inversa.restore.image import RestoreConfig, restore
-from inversa.train.denoiser import psnr
 
 
 @pytest.fixture(scope="module")

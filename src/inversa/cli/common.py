@@ -1,4 +1,4 @@
-"""Shared CLI helpers: one-line errors with exit status 2, threads, console."""
+"""Shared CLI helpers: one-line errors with exit status 2."""
 
 from __future__ import annotations
 
@@ -8,11 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
-from rich.console import Console
 
 from inversa.errors import InputError
-
-err_console = Console(stderr=True)
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:

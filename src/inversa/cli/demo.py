@@ -24,11 +24,11 @@ def demo_cmd(
     from rich.table import Table
 
     from inversa.data.images import bundled
+    from inversa.metrics import psnr
     from inversa.operators import Conv2d, gaussian_kernel
     from inversa.restore.examples import plot_spikes, taylor1979
     from inversa.restore.image import RestoreConfig, restore
     from inversa.restore.imageio import write_image
-    from inversa.train.denoiser import psnr
 
     out.mkdir(parents=True, exist_ok=True)
     console = Console()

@@ -17,17 +17,12 @@ import torch
 
 from inversa.data.images import TRAIN_IMAGES, bundled, load_folder
 from inversa.data.patches import NoisyPatchSampler, PatchConfig
+from inversa.metrics import psnr
 from inversa.nets.denoiser import DenoiserConfig, UNetDenoiser
 from inversa.nets.weights import save_weights
 from inversa.train.loop import TrainConfig, fit
 
 VAL_IMAGE = "rocket"
-
-
-def psnr(x: torch.Tensor, ref: torch.Tensor) -> float:
-    """Peak signal-to-noise ratio in dB for signals in [0, 1]: ``-10 log10(mse)``."""
-    mse = float(torch.mean((x.clamp(0, 1) - ref) ** 2))
-    return -10.0 * torch.log10(torch.tensor(max(mse, 1e-20))).item()
 
 
 @dataclass(frozen=True)
