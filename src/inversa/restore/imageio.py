@@ -9,14 +9,17 @@ a failure never leaves a partial output.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from inversa.atomic import atomic_write
 from inversa.errors import InputError
+
+__all__ = ["ImageData", "atomic_write", "check_output_path", "read_image", "read_kernel",
+           "write_image"]
 
 READ_EXT = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp"}
 WRITE_EXT = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".npy"}
@@ -99,20 +102,6 @@ def check_output_path(path: str | os.PathLike) -> Path:
     if not parent.is_dir():
         raise InputError("output folder does not exist", source=str(parent))
     return p
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then rename to ``path`` (same folder, same suffix)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix,
-                               dir=path.parent if str(path.parent) else ".")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def write_image(path: str | os.PathLike, x: torch.Tensor, bits: int = 16) -> Path:

@@ -1,0 +1,2 @@
+"""Raw bursts: random camera motion, synthetic bursts, and (later) alignment and
+reconstruction. See ``docs/camera.md``."""
