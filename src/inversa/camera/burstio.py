@@ -166,6 +166,12 @@ def write_npz(burst: Burst, path: str | os.PathLike) -> Path:
         raise InputError("a burst file must end in .npz", source=str(p))
     if not (p.parent if str(p.parent) else Path(".")).is_dir():
         raise InputError("output folder does not exist", source=str(p.parent))
+    atomic_write(p, npz_writer(burst))
+    return p
+
+
+def npz_writer(burst: Burst):
+    """A function writing ``burst`` in the ``.npz`` format to a given path."""
     arrays: dict[str, np.ndarray] = {"raw": burst.raw.detach().cpu().numpy().astype(np.float32),
                                      "cfa": np.array(burst.cfa)}
     if burst.exposure is not None:
@@ -183,8 +189,7 @@ def write_npz(burst: Burst, path: str | os.PathLike) -> Path:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays)
 
-    atomic_write(p, write)
-    return p
+    return write
 
 
 # -- raw files -------------------------------------------------------------------------
@@ -254,8 +259,7 @@ def _rationals(values, den: int = 1_000_000) -> list[list[int]]:
 
 def _dng_bytes(dn: np.ndarray, burst: Burst, k: int, bits: int, black: float) -> bytes:
     from pidng.core import RAW2DNG, DNGTags, Tag
-    from pidng.defs import CalibrationIlluminant, DNGVersion, Orientation, \
-        PhotometricInterpretation
+    from pidng.defs import CalibrationIlluminant, DNGVersion, Orientation, PhotometricInterpretation
 
     h, w = dn.shape
     t = DNGTags()
@@ -306,12 +310,17 @@ def write_dng_folder(burst: Burst, folder: str | os.PathLike, bits: int = 12,
     reads back identical through :func:`read_burst`. The folder must be new or empty and
     appears complete or not at all.
     """
+    p = Path(folder)
+    atomic_folder(p, dng_filler(burst, bits, black))
+    return p
+
+
+def dng_filler(burst: Burst, bits: int = 12, black: float = 64):
+    """A function writing the frames of ``burst`` as DNG files into a given folder."""
     dns = [quantize(burst.raw[k], bits=bits, black=black) for k in range(burst.frames)]
 
-    def fill(tmp: Path) -> None:
+    def fill(folder: Path) -> None:
         for k, dn in enumerate(dns):
-            (tmp / f"frame_{k:03d}.dng").write_bytes(_dng_bytes(dn, burst, k, bits, black))
+            (folder / f"frame_{k:03d}.dng").write_bytes(_dng_bytes(dn, burst, k, bits, black))
 
-    p = Path(folder)
-    atomic_folder(p, fill)
-    return p
+    return fill

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from inversa.camera.cfa import check_pattern, cfa_masks
+from inversa.camera.cfa import cfa_masks, check_pattern
 
 
 def demosaic_bilinear(raw: torch.Tensor, pattern: str) -> torch.Tensor:

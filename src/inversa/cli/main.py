@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from inversa.cli import train
+from inversa.cli import synth, train
 from inversa.cli.demo import demo_cmd
+from inversa.cli.isp import isp_cmd
 from inversa.cli.restore import restore_cmd
 from inversa.cli.spikes import spikes_cmd
 
@@ -14,7 +15,9 @@ app = typer.Typer(
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 app.command("restore")(restore_cmd)
 app.command("spikes")(spikes_cmd)
+app.command("isp")(isp_cmd)
 app.command("demo")(demo_cmd)
+app.add_typer(synth.app, name="synth")
 app.add_typer(train.app, name="train")
 
 

@@ -22,6 +22,13 @@ TRAIN_IMAGES: tuple[str, ...] = (
     "cell", "microaneurysms", "lfw_subset",
 )
 _EXCLUDED = ("cat",)
+# the colour photographs among TRAIN_IMAGES (raw-burst training needs colour); "rocket" is
+# kept apart as the validation image of every training recipe
+TRAIN_COLOR: tuple[str, ...] = ("hubble_deep_field", "immunohistochemistry", "retina",
+                                "motorcycle_left", "motorcycle_right", "colorwheel")
+VALIDATION: str = "rocket"
+# fixed held-out list: tests and benchmarks only, never training
+HELD_OUT: tuple[str, ...] = TEST_COLOR + TEST_GRAY
 
 
 def _load_raw(name: str) -> np.ndarray:
