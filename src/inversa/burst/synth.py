@@ -10,8 +10,9 @@ From an sRGB image:
 3. sensor integration and decimation by ``s``: low-resolution pixel (i, j) is the mean of
    high-resolution pixels ``[s i, s i + s) x [s j, s j + s)`` (the DESIGN.md convention);
 4. Bayer mosaic, then the exposure: the signal is multiplied by ``e_k / e_0``;
-5. noise ``N(0, shot * x + read)``, clipping at the white level (saturation) and the
-   black-level floor, quantisation to ``bits`` with black level ``black``.
+5. noise ``N(0, shot * x + read)``, clipping at the white level (saturation),
+   quantisation to ``bits`` with black level ``black`` (which also clips at digital number
+   0; values a little below the black level are kept, as in real raw files).
 
 Everything is drawn from one seed; the same seed gives the same burst.
 """
@@ -159,8 +160,6 @@ def synthesize_burst(srgb: torch.Tensor, config: SynthConfig = SynthConfig(),
         white = 2 ** config.bits - 1
         raw = torch.from_numpy(normalise(quantize(raw, config.bits, config.black), config.black,
                                          white))
-    else:
-        raw = raw.clamp(min=0.0)
     exposure = None
     if config.exposures is not None:
         exposure = torch.tensor(config.exposures, dtype=torch.float64) * config.base_exposure

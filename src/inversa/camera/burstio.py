@@ -270,7 +270,9 @@ def _dng_bytes(dn: np.ndarray, burst: Burst, k: int, bits: int, black: float) ->
     t.set(Tag.Orientation, Orientation.Horizontal)
     t.set(Tag.PhotometricInterpretation, PhotometricInterpretation.Color_Filter_Array)
     t.set(Tag.SamplesPerPixel, 1)
-    t.set(Tag.BitsPerSample, bits)
+    # 12-bit data are packed; other depths go in 16-bit words (pidng's 14-bit packer is
+    # not reliable), the white level tells the reader the real depth
+    t.set(Tag.BitsPerSample, 12 if bits == 12 else 16)
     t.set(Tag.CFARepeatPatternDim, [2, 2])
     t.set(Tag.CFAPattern, ["RGB".index(c) for c in burst.cfa])
     t.set(Tag.BlackLevelRepeatDim, [2, 2])

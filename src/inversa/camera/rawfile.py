@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,12 +79,12 @@ def _exif(path: Path) -> dict[str, float]:
 def _quiet_stderr() -> Iterator[None]:
     """LibRaw prints warnings ("Unexpected end of file") on the C stderr: hide them, the
     error we raise says it in one line."""
+    fd = 2  # the C library's stderr, whatever Python's sys.stderr is
     try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
+        saved = os.dup(fd)
+    except OSError:
         yield
         return
-    saved = os.dup(fd)
     try:
         with open(os.devnull, "wb") as null:
             os.dup2(null.fileno(), fd)
