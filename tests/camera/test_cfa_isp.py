@@ -88,7 +88,7 @@ def test_unprocess_render_roundtrip(gen):
 
 def test_unprocess_darkens_like_a_raw(gen):
     x = torch.full((3, 4, 4), 0.5)
-    lin, p = unprocess(x, gen)
+    lin, _p = unprocess(x, gen)
     # a mid-grey sRGB value is about 0.2 in linear light, then divided by the gains
     assert float(lin.mean()) < 0.2
     # the green channel is the strongest one after inverse white balance (r, b gains > 1.5)

@@ -108,7 +108,7 @@ def test_truncated_and_unreadable_raw(gen, tmp_path, capfd):
     with pytest.raises(InputError, match="truncated"):
         read_burst(tmp_path / "t.dng")
     (tmp_path / "junk.nef").write_bytes(b"hello" * 50)
-    with pytest.raises(InputError, match="junk.nef"):
+    with pytest.raises(InputError, match=r"junk\.nef"):
         read_burst(tmp_path / "junk.nef")
     assert capfd.readouterr().err == ""  # LibRaw's own chatter is hidden
 

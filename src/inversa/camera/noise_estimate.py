@@ -48,7 +48,7 @@ def _fit(m: torch.Tensor, v: torch.Tensor, wt: torch.Tensor) -> tuple[float, flo
 def _block_stats(planes: torch.Tensor, b: int) -> tuple[torch.Tensor, torch.Tensor,
                                                          torch.Tensor]:
     """Per ``b x b`` block of each plane: mean, plane-fit residual variance, max."""
-    n, h, w = planes.shape
+    _n, h, w = planes.shape
     blocks = planes[:, : h // b * b, : w // b * b].unfold(1, b, b).unfold(2, b, b)
     v = blocks.reshape(-1, b * b)  # (N, b^2)
     yy, xx = torch.meshgrid(torch.arange(b, dtype=v.dtype), torch.arange(b, dtype=v.dtype),
