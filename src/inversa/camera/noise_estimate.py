@@ -45,11 +45,10 @@ def _fit(m: torch.Tensor, v: torch.Tensor, wt: torch.Tensor) -> tuple[float, flo
     return (s_only, 0.0) if e_s <= e_r else (0.0, r_only)
 
 
-def _block_stats(planes: torch.Tensor, b: int) -> tuple[torch.Tensor, torch.Tensor,
-                                                         torch.Tensor]:
+def _block_stats(planes: torch.Tensor, b: int, stride: int) -> tuple[torch.Tensor,
+                                                                      torch.Tensor, torch.Tensor]:
     """Per ``b x b`` block of each plane: mean, plane-fit residual variance, max."""
-    _n, h, w = planes.shape
-    blocks = planes[:, : h // b * b, : w // b * b].unfold(1, b, b).unfold(2, b, b)
+    blocks = planes.unfold(1, b, stride).unfold(2, b, stride)
     v = blocks.reshape(-1, b * b)  # (N, b^2)
     yy, xx = torch.meshgrid(torch.arange(b, dtype=v.dtype), torch.arange(b, dtype=v.dtype),
                             indexing="ij")
@@ -80,7 +79,10 @@ def estimate_noise_levels(raw: torch.Tensor, bins: int = 24, block: int = 6,
     if not torch.isfinite(raw).all():
         raise InputError("raw frame contains NaN or infinite values")
     h, w = raw.shape[0] // 2 * 2, raw.shape[1] // 2 * 2
-    m, r, top = _block_stats(pack(raw[:h, :w].double()), block)
+    planes = pack(raw[:h, :w].double())
+    # overlapping blocks on small frames, to keep enough of them per bin
+    stride = block if planes.shape[-1] * planes.shape[-2] >= 256 * 256 else max(1, block // 2)
+    m, r, top = _block_stats(planes, block, stride)
     keep = top < saturation * float(raw.max())
     m, r = m[keep], r[keep]
     if m.numel() < 64:
