@@ -28,6 +28,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_denoise.py
 	$(BIN)/python benchmarks/bench_deblur.py
+	$(BIN)/python benchmarks/bench_raw_noise.py
+	$(BIN)/python benchmarks/bench_burst_dataset.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
