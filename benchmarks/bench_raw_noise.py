@@ -38,6 +38,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--draws", type=int, default=8)
     ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--scale", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(2)
     g = torch.Generator().manual_seed(2024)
@@ -49,7 +50,7 @@ def main() -> None:
         src = bundled(name)[..., : args.size, : args.size]
         for d in range(args.draws):
             lv = random_noise_levels(g)
-            cfg = SynthConfig(scale=1, frames=1, noise=lv)
+            cfg = SynthConfig(scale=args.scale, frames=1, noise=lv)
             raw = synthesize_burst(src, cfg, seed=1000 + d).burst.raw[0]
             t0 = time.perf_counter()
             est = estimate_noise_levels(raw)

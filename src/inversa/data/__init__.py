@@ -1,13 +1,22 @@
-"""Images: bundled natural images (scikit-image), user folders, patch sampling."""
+"""Images: bundled natural images (scikit-image), user folders, patch sampling.
 
-from inversa.data.images import TEST_COLOR, TEST_GRAY, TRAIN_IMAGES, bundled, load_folder
+``TRAIN_IMAGES`` (and its colour subset ``TRAIN_COLOR``) may be used for training;
+``VALIDATION`` is the validation image of the training recipes; ``HELD_OUT``
+(= ``TEST_COLOR + TEST_GRAY``) is used by tests and benchmarks only.
+"""
+
+from inversa.data.images import (HELD_OUT, TEST_COLOR, TEST_GRAY, TRAIN_COLOR, TRAIN_IMAGES,
+                                 VALIDATION, bundled, load_folder)
 from inversa.data.patches import NoisyPatchSampler
 
 __all__ = [
-           "TEST_COLOR",
-           "TEST_GRAY",
-           "TRAIN_IMAGES",
-           "NoisyPatchSampler",
-           "bundled",
-           "load_folder",
+    "HELD_OUT",
+    "TEST_COLOR",
+    "TEST_GRAY",
+    "TRAIN_COLOR",
+    "TRAIN_IMAGES",
+    "VALIDATION",
+    "NoisyPatchSampler",
+    "bundled",
+    "load_folder",
 ]
