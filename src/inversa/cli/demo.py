@@ -113,7 +113,8 @@ def burst_step(out: Path, table) -> None:
              ("raw mosaic (reference frame)", b.raw[0][None, None].clamp(0, 1))],
             out / "burst.png", cols=3)
     n = b.noise
-    table.add_row("synthetic raw burst", f"8 frames x2, shot {n.shot:.2g} (est. {est.shot:.2g})",
+    table.add_row("synthetic raw burst",
+                  f"8 frames x2, shot {n.shot:.2g} (1-frame estimate {est.shot:.2g})",
                   f"ref. {psnr(up, gt):.2f}", f"{time.time() - t0:.2f}", "burst.npz, burst.png")
 
 

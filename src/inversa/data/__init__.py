@@ -5,8 +5,16 @@
 (= ``TEST_COLOR + TEST_GRAY``) is used by tests and benchmarks only.
 """
 
-from inversa.data.images import (HELD_OUT, TEST_COLOR, TEST_GRAY, TRAIN_COLOR, TRAIN_IMAGES,
-                                 VALIDATION, bundled, load_folder)
+from inversa.data.images import (
+                                 HELD_OUT,
+                                 TEST_COLOR,
+                                 TEST_GRAY,
+                                 TRAIN_COLOR,
+                                 TRAIN_IMAGES,
+                                 VALIDATION,
+                                 bundled,
+                                 load_folder,
+)
 from inversa.data.patches import NoisyPatchSampler
 
 __all__ = [
