@@ -135,6 +135,8 @@ def synthesize_burst(srgb: torch.Tensor, config: SynthConfig = SynthConfig(),
         h, w = hh // unit * unit, ww // unit * unit
         box = ((hh - h) // 2, (ww - w) // 2, h, w)
     top, left, h, w = box
+    if top < 0 or left < 0 or top + h > hh or left + w > ww:
+        raise InputError(f"ground-truth box {box} does not fit in the {ww}x{hh} image")
     if h < unit or w < unit or h % unit or w % unit:
         raise InputError(f"ground-truth size {h}x{w} must be a positive multiple of "
                          f"{unit} (twice the scale, for the Bayer pattern)")

@@ -94,6 +94,18 @@ class Warp(LinearOperator):
 
     # -- sampling pattern --------------------------------------------------------
     def _pattern(self, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """Indices and weights of the interpolation taps, cached while the transform is a
+        constant (not when it requires grad: Lucas-Kanade differentiates through it)."""
+        if self.matrix.requires_grad or torch.is_grad_enabled() and self.matrix.grad_fn:
+            return self._compute_pattern(device, dtype)
+        key = (device, dtype)
+        cache = self.__dict__.setdefault("_cache", {})
+        if key not in cache:
+            cache.clear()
+            cache[key] = self._compute_pattern(device, dtype)
+        return cache[key]
+
+    def _compute_pattern(self, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
         h, w = self.in_shape[-2:]
         oh, ow = self.out_shape[-2:]
         ys, xs = torch.meshgrid(torch.arange(oh, device=device, dtype=dtype),
