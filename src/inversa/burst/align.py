@@ -45,12 +45,12 @@ PLANE_OFFSETS = ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0))
 class AlignConfig:
     """Settings of :func:`align_burst`."""
 
-    model: MotionModel = "affine"
-    iterations: int = 15  # Gauss-Newton steps per pyramid level at most
-    min_size: int = 16  # coarsest pyramid level, in sub-image pixels
+    model: MotionModel = "similarity"
+    iterations: int = 10  # Gauss-Newton steps per pyramid level at most
+    min_size: int = 32  # coarsest pyramid level, in grey-proxy pixels
     robust: Literal["huber", "tukey", "none"] = "huber"
     phase_init: bool = True
-    tol: float = 1e-3  # stop when corners move less than this (raw pixels)
+    tol: float = 2e-3  # stop when corners move less than this (raw pixels)
     min_overlap: float = 0.25
     min_ncc: float = 0.2
     proxy: Literal["planes", "grey"] = "grey"
@@ -144,22 +144,19 @@ def phase_correlation(frames: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     corr = torch.fft.irfft2(cross / cross.abs().clamp(min=1e-12), s=(h, w))
     flat = corr.reshape(k, -1).argmax(dim=1)
     iy, ix = flat // w, flat % w
-    out = torch.zeros(k, 2, dtype=frames.dtype)
-    for i in range(k):
-        c = corr[i]
-        y0, x0 = int(iy[i]), int(ix[i])
+    kk = torch.arange(k)
 
-        def sub(a, b, cc):
-            den = a - 2 * cc + b
-            return float(0.5 * (a - b) / den) if abs(float(den)) > 1e-12 else 0.0
+    def parabola(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        den = a - 2 * c + b
+        off = torch.where(den.abs() > 1e-12, 0.5 * (a - b) / den, torch.zeros_like(den))
+        return off.clamp(-0.5, 0.5)
 
-        dx = sub(c[y0, (x0 - 1) % w], c[y0, (x0 + 1) % w], c[y0, x0])
-        dy = sub(c[(y0 - 1) % h, x0], c[(y0 + 1) % h, x0], c[y0, x0])
-        px = x0 + max(-0.5, min(0.5, dx))
-        py = y0 + max(-0.5, min(0.5, dy))
-        px = px - w if px > w / 2 else px
-        py = py - h if py > h / 2 else py
-        out[i, 0], out[i, 1] = -px, -py
+    c0 = corr[kk, iy, ix]
+    px = ix.to(frames.dtype) + parabola(corr[kk, iy, (ix - 1) % w], corr[kk, iy, (ix + 1) % w], c0)
+    py = iy.to(frames.dtype) + parabola(corr[kk, (iy - 1) % h, ix], corr[kk, (iy + 1) % h, ix], c0)
+    px = torch.where(px > w / 2, px - w, px)
+    py = torch.where(py > h / 2, py - h, py)
+    out = torch.stack([-px, -py], dim=1)
     return out
 
 
@@ -195,17 +192,53 @@ def _pyramid(frames: torch.Tensor, ref: torch.Tensor, min_size: int,
     return levels[::-1]
 
 
-def _weights(r: torch.Tensor, valid: torch.Tensor, kind: str) -> torch.Tensor:
+def robust_scale(r: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """``1.4826 MAD`` of the valid residuals of each frame (K,)."""
+    a = r.abs().masked_fill(~valid, float("nan"))
+    return (1.4826 * a.flatten(1).nanmedian(dim=1).values).clamp(min=1e-8)
+
+
+def _weights(r: torch.Tensor, valid: torch.Tensor, kind: str,
+             scale: torch.Tensor | None = None) -> torch.Tensor:
     if kind == "none":
         return valid.to(r.dtype)
-    a = r.abs().masked_fill(~valid, float("nan"))
-    scale = (1.4826 * a.flatten(1).nanmedian(dim=1).values).clamp(min=1e-8)
+    scale = robust_scale(r, valid) if scale is None else scale
     u = r.abs() / scale.view(-1, *[1] * (r.dim() - 1))
     if kind == "huber":
         w = torch.where(u <= 1.345, torch.ones_like(u), 1.345 / u.clamp(min=1e-12))
     else:
         w = ((1 - (u / 4.685) ** 2).clamp(min=0)) ** 2
     return w * valid
+
+
+def project(hn: torch.Tensor, nx: torch.Tensor, ny: torch.Tensor, gens: torch.Tensor,
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Projected points ``u = pi(H n)`` for (K, 3, 3) matrices and points (..., M) that
+    broadcast against (K, 1, ..., M), and their derivatives along each generator ``G_p``:
+    ``du/dp = (G_p [n; 1])_{xy} - u (G_p [n; 1])_z) / (H [n; 1])_z``, shape (K, ..., M, P).
+    """
+    def e(i, j):
+        return hn[:, i, j].reshape(-1, *[1] * nx.dim())
+
+    den = e(2, 0) * nx + e(2, 1) * ny + e(2, 2)
+    ux = (e(0, 0) * nx + e(0, 1) * ny + e(0, 2)) / den
+    uy = (e(1, 0) * nx + e(1, 1) * ny + e(1, 2)) / den
+    pts = torch.stack([nx, ny, torch.ones_like(nx)], dim=-1)  # (..., M, 3)
+    gq = torch.einsum("pij,...j->...pi", gens, pts)  # (..., M, P, 3), no K yet
+    d = den.unsqueeze(-1)
+    dux = (gq[..., 0] - ux.unsqueeze(-1) * gq[..., 2]) / d
+    duy = (gq[..., 1] - uy.unsqueeze(-1) * gq[..., 2]) / d
+    return ux, uy, dux, duy
+
+
+def gauss_newton_step(j: torch.Tensor, r: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``dp = argmin sum_n w_n (r_n - J_n dp)^2`` per frame: J (K, N, P), r, w (K, N)."""
+    jw = j * w.unsqueeze(-1)
+    a = jw.transpose(1, 2) @ j  # (K, P, P)
+    b = (jw * r.unsqueeze(-1)).sum(1)  # (K, P)
+    damp = 1e-9 * a.diagonal(dim1=1, dim2=2).mean(-1).clamp(min=1e-12)
+    a = a + damp[:, None, None] * torch.eye(a.shape[-1], dtype=a.dtype, device=a.device)
+    return torch.linalg.solve(a, b.unsqueeze(-1)).squeeze(-1)
 
 
 def _gn_level(lv: _Level, hn: torch.Tensor, norm: tuple[float, float, float],
@@ -224,12 +257,11 @@ def _gn_level(lv: _Level, hn: torch.Tensor, norm: tuple[float, float, float],
     gxi, gyi = _grad(ref)
     stack = torch.cat([ref, gxi, gyi], dim=1)  # (1, 3C, h, w)
     corners = torch.tensor([[-1, -1, 1], [1, -1, 1], [-1, 1, 1], [1, 1, 1.0]], dtype=dt)
-    for _ in range(cfg.iterations):
-        den = hn[:, 2, 0, None, None] * nx + hn[:, 2, 1, None, None] * ny + hn[:, 2, 2, None, None]
-        ux = (hn[:, 0, 0, None, None] * nx + hn[:, 0, 1, None, None] * ny
-              + hn[:, 0, 2, None, None]) / den  # (K, C, M)
-        uy = (hn[:, 1, 0, None, None] * nx + hn[:, 1, 1, None, None] * ny
-              + hn[:, 1, 2, None, None]) / den
+    # coarse levels only need to bring the finer one within its basin
+    tol = cfg.tol if lv.stride <= 2 else 0.05 * lv.stride
+    prev = float("inf")
+    for it in range(cfg.iterations):
+        ux, uy, dux, duy = project(hn, nx, ny, gens)  # (K, C, M), (K, C, M, P)
         px = (ux * L + cx - lv.offsets[:, 0:1]) / lv.stride
         py = (uy * L + cy - lv.offsets[:, 1:2]) / lv.stride
         valid = (px >= 0) & (px <= w - 1) & (py >= 0) & (py <= h - 1)
@@ -238,27 +270,20 @@ def _gn_level(lv: _Level, hn: torch.Tensor, norm: tuple[float, float, float],
         iw, gx, gy = s[:, :c], s[:, c:2 * c], s[:, 2 * c:]
         r = y - iw
         # d(pixel position)/d(normalised position) = L / stride
-        gnx, gny = gx * (L / lv.stride), gy * (L / lv.stride)
-        # derivative of the projected point wrt the 9 entries of H (normalised coords)
-        jh = torch.stack([
-            gnx * nx / den, gnx * ny / den, gnx / den,
-            gny * nx / den, gny * ny / den, gny / den,
-            -(gnx * ux + gny * uy) * nx / den, -(gnx * ux + gny * uy) * ny / den,
-            -(gnx * ux + gny * uy) / den], dim=-1)  # (K, C, M, 9)
-        jp = jh @ gens.reshape(gens.shape[0], 9).T  # (K, C, M, P)
-        wts = _weights(r, valid, cfg.robust)
-        jw = (jp * wts.unsqueeze(-1)).flatten(1, 2)
-        jpf = jp.flatten(1, 2)
-        a = jw.transpose(1, 2) @ jpf  # (K, P, P)
-        b = (jw * r.flatten(1, 2).unsqueeze(-1)).sum(1)  # (K, P)
-        a = a + 1e-9 * torch.eye(a.shape[-1], dtype=dt) * a.diagonal(dim1=1, dim2=2).mean(
-            -1, keepdim=True).unsqueeze(-1).clamp(min=1e-12)
-        dp = torch.linalg.solve(a, b.unsqueeze(-1)).squeeze(-1)  # minimises sum w (r - J dp)^2
+        jp = (gx * (L / lv.stride)).unsqueeze(-1) * dux \
+            + (gy * (L / lv.stride)).unsqueeze(-1) * duy  # (K, C, M, P)
+        if it < 2:  # the residual scale settles after the first steps
+            scale = robust_scale(r, valid)
+        wts = _weights(r, valid, cfg.robust, scale)
+        dp = gauss_newton_step(jp.flatten(1, 2), r.flatten(1, 2), wts.flatten(1, 2))
         hn = hn + torch.einsum("kp,pij->kij", dp, gens)
         hn = hn / hn[:, 2:3, 2:3]
         move = (torch.einsum("kp,pij,nj->kni", dp, gens, corners)[..., :2]).abs().amax() * L
-        if float(move) < cfg.tol:
+        mv = float(move)
+        # converged, or stalled in a small limit cycle (IRLS weights, border samples)
+        if mv < tol or (it >= 3 and mv > 0.8 * prev):
             break
+        prev = mv
     return hn
 
 
@@ -280,14 +305,15 @@ def _diagnostics(frames: torch.Tensor, ref: torch.Tensor, m: torch.Tensor,
     iw = _sample(ref[None].expand(k, -1, -1, -1), px, py)
     y = frames.reshape(k, c, -1)
     overlap = valid.float().mean(dim=(1, 2))
-    ncc = torch.zeros(k, dtype=dt)
-    for i in range(k):
-        v = valid[i]
-        if v.sum() < 16:
-            continue
-        a = (y[i][v] - y[i][v].mean())
-        b = (iw[i][v] - iw[i][v].mean())
-        ncc[i] = (a * b).sum() / (a.norm() * b.norm()).clamp(min=1e-12)
+    v = valid.to(dt)
+    n = v.sum(dim=(1, 2)).clamp(min=1)
+
+    def centred(a: torch.Tensor) -> torch.Tensor:
+        return (a - (a * v).sum(dim=(1, 2), keepdim=True) / n.view(-1, 1, 1)) * v
+
+    a, b = centred(y), centred(iw)
+    ncc = (a * b).sum(dim=(1, 2)) / (a.norm(dim=(1, 2)) * b.norm(dim=(1, 2))).clamp(min=1e-12)
+    ncc = torch.where(n >= 16, ncc, torch.zeros_like(ncc))
     return overlap, ncc
 
 

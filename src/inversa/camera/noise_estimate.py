@@ -87,11 +87,17 @@ def estimate_noise_levels(raw: torch.Tensor, bins: int = 16, block: int = 6,
         raise InputError("raw frame contains NaN or infinite values")
     h, w = raw.shape[0] // 2 * 2, raw.shape[1] // 2 * 2
     planes = pack(raw[:h, :w].double())
-    # overlapping blocks on small frames, to keep enough of them per bin
-    stride = max(1, block // 2)
-    m, r, top, dof = _block_stats(planes, block, stride, order)
-    keep = top < saturation * float(raw.max())
-    m, r = m[keep], r[keep]
+    # overlapping blocks; on tiny frames smaller blocks, densely overlapping
+    for b, stride in ((block, max(1, block // 2)), (4, 1)):
+        if min(planes.shape[-2:]) < b:
+            continue
+        m, r, top, dof = _block_stats(planes, b, stride, order)
+        keep = top < saturation * float(raw.max())
+        m, r = m[keep], r[keep]
+        if m.numel() >= 256:
+            break
+    else:
+        raise InputError("frame too small to estimate the noise")
     if m.numel() < 64:
         raise InputError("too few unsaturated pixels to estimate the noise")
     correction = float(chi2.ppf(quantile, dof)) / dof
