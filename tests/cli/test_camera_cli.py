@@ -153,3 +153,12 @@ def test_mixed_burst_folder_refused(tmp_path):
     (tmp_path / "a" / "frame_000.dng").rename(mixed / "f0.dng")
     (tmp_path / "b" / "frame_000.dng").rename(mixed / "f1.dng")
     _fails(["isp", mixed, "-o", tmp_path / "o.png"], tmp_path, "differs")
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_png16_roundtrip(tmp_path, channels):
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(1, channels, 9, 7, generator=g)
+    write_image(tmp_path / "a.png", x, bits=16)
+    d = read_image(tmp_path / "a.png")
+    assert d.bits == 16 and float((d.image - x).abs().max()) <= 0.5 / 65535 + 1e-7

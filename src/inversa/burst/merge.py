@@ -38,7 +38,7 @@ def anchor(raw0: torch.Tensor, cfa: str, scale: int) -> torch.Tensor:
 def merge(raw: torch.Tensor, cfa: str, matrices_hr: torch.Tensor, scale: int,
           noise: NoiseLevels | None = None, width: float = 0.6, robust: bool = True,
           radius: int | None = None, frame_weights: torch.Tensor | None = None,
-          ) -> torch.Tensor:
+          sample_weights: torch.Tensor | None = None) -> torch.Tensor:
     """Kernel-regression merge of a raw burst ``(K, h, w)`` -> ``(1, 3, s h, s w)``.
 
     ``matrices_hr`` (K, 3, 3) frame -> reference in high-resolution pixels.
@@ -61,6 +61,8 @@ def merge(raw: torch.Tensor, cfa: str, matrices_hr: torch.Tensor, scale: int,
     wts = torch.ones_like(y)
     if frame_weights is not None:
         wts = wts * frame_weights.to(dt).reshape(-1, 1)
+    if sample_weights is not None:
+        wts = wts * sample_weights.to(dt).reshape(k, -1)
     if noise is not None or robust:
         gx = (2 * px / max(ww - 1, 1) - 1)
         gy = (2 * py / max(hh - 1, 1) - 1)

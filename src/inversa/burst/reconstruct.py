@@ -57,7 +57,7 @@ class ReconConfig:
 
     method: Method = "map"
     scale: int = 4
-    prior: PriorName = "tv"
+    prior: PriorName = "pnp"
     lam: float | None = None  # None: AUTO_LAMBDA[prior] * sigma_ref^2
     iterations: int = 8
     cg_iter: int = 8
@@ -68,6 +68,7 @@ class ReconConfig:
     mu_decades: float = 2.0
     sigma_max: float = 49 / 255  # first denoiser level (pnp)
     max_frames: int | None = None
+    tile: int = 0  # raw pixels per tile side (0: automatic, about 512 output pixels)
 
     def __post_init__(self) -> None:
         if self.scale not in (1, 2, 3, 4):
@@ -115,13 +116,15 @@ def _frame_weights(a: BurstOperator, y: torch.Tensor, x: torch.Tensor, noise: No
 
 
 def map_solve(y: torch.Tensor, a: BurstOperator, x0: torch.Tensor, noise: NoiseLevels,
-              config: ReconConfig) -> torch.Tensor:
+              config: ReconConfig, valid: torch.Tensor | None = None) -> torch.Tensor:
     """HQS on the weighted MAP problem, two rounds of robust weights."""
     prior = make_prior(config.prior)
     x = x0
     rounds = 2 if config.robust else 1
     for r in range(rounds):
         w, ref_var = _frame_weights(a, y, x, noise, robust=config.robust and r > 0)
+        if valid is not None:  # samples that see outside the region (tiles)
+            w = w * valid
         sw = w.sqrt()
         aw = Mask(sw) @ a
         yw = sw * y
@@ -148,9 +151,9 @@ def single(raw0: torch.Tensor, cfa: str, scale: int, noise: NoiseLevels,
            config: ReconConfig) -> torch.Tensor:
     """Reference frame only: joint demosaicking + denoising (the MAP problem at the
     sensor resolution), then bicubic upsampling by ``scale``."""
-    import torch.nn.functional as F
-
     from dataclasses import replace
+
+    import torch.nn.functional as F
 
     eye = torch.eye(3, dtype=torch.float64)[None]
     h, w = raw0.shape
@@ -176,9 +179,13 @@ def _noise_of(burst: Burst, noise: NoiseLevels | None) -> NoiseLevels:
 
 def reconstruct(burst: Burst, config: ReconConfig = ReconConfig(),
                 noise: NoiseLevels | None = None, motions_hr: torch.Tensor | None = None,
-                ) -> ReconResult:
+                progress=None) -> ReconResult:
     """Reconstruct a burst (frame 0 the reference). ``noise=None``: estimated (blind);
-    ``motions_hr`` (K, 3, 3): known frame -> reference motions (skips alignment).
+    ``motions_hr`` (K, 3, 3): known frame -> reference motions (skips alignment);
+    ``progress``: a ``rich`` console to show progress on (tiled, large frames).
+
+    Frames larger than one tile are aligned once (globally), then reconstructed in
+    overlapping tiles that are blended with linear ramps, so memory stays bounded.
 
     Examples
     --------
@@ -199,15 +206,13 @@ def reconstruct(burst: Burst, config: ReconConfig = ReconConfig(),
     if config.method == "anchor":
         return ReconResult(anchor(raw[0], burst.cfa, s).clamp(min=0), None, lv,
                            torch.arange(k) == 0)
-    method = config.method
-    if k == 1 and method != "single":
-        method = "single"
+    method = config.method if k > 1 else "single"
     alignment = None
     used = torch.ones(k, dtype=torch.bool)
     if method == "single":
-        return ReconResult(single(raw[0], burst.cfa, s, lv, config), None, lv,
-                           torch.arange(k) == 0, msgs)
-    if motions_hr is not None:
+        raw, used = raw[:1], torch.arange(k) == 0
+        m_hr = torch.eye(3, dtype=torch.float64)[None]
+    elif motions_hr is not None:
         m_hr = torch.as_tensor(motions_hr, dtype=torch.float64)
     else:
         rel = burst.relative_exposure()[:k] if burst.exposure is not None else None
@@ -221,17 +226,124 @@ def reconstruct(burst: Burst, config: ReconConfig = ReconConfig(),
             warnings.warn(msg, stacklevel=2)
         raw = raw[used]
         m_hr = alignment.to_hr(s)[used]
-    x = merge(raw, burst.cfa, m_hr, s, lv)
-    if method == "merge":
-        return ReconResult(x.clamp(min=0), alignment, lv, used, msgs)
     h, w = raw.shape[-2:]
-    a = BurstOperator(m_hr, (3, h * s, w * s), s, burst.cfa)
+    t = config.tile or max(64, (512 // s) // 2 * 2)
+    if h <= t * 5 // 4 and w <= t * 5 // 4:
+        x = _region(raw, burst.cfa, m_hr, None, lv, config, method)
+    else:
+        x = _tiled(raw, burst.cfa, m_hr, lv, config, method, t, progress)
+    return ReconResult(x, alignment, lv, used, msgs)
+
+
+def _region(raw: torch.Tensor, cfa: str, m_hr: torch.Tensor, valid: torch.Tensor | None,
+            lv: NoiseLevels, config: ReconConfig, method: str) -> torch.Tensor:
+    """Reconstruct one region: frames (K, h, w) whose motions map onto it."""
+    s = config.scale
+    if method == "single":
+        return single(raw[0], cfa, s, lv, config)
+    x = merge(raw, cfa, m_hr, s, lv, sample_weights=valid)
+    if method == "merge":
+        return x.clamp(min=0)
+    h, w = raw.shape[-2:]
+    a = BurstOperator(m_hr, (3, h * s, w * s), s, cfa)
     y = raw[None]
-    x = map_solve(y, a, x, lv, config)
+    vmask = None if valid is None else valid[None]
+    x = map_solve(y, a, x, lv, config, vmask)
     for _ in range(config.refine):
         from inversa.burst.refine import refine_motions
 
-        m_hr = refine_motions(x, raw, burst.cfa, m_hr, s)
-        a = BurstOperator(m_hr, (3, h * s, w * s), s, burst.cfa)
-        x = map_solve(y, a, x, lv, config)
-    return ReconResult(x, alignment, lv, used, msgs)
+        m_hr = refine_motions(x, raw, cfa, m_hr, s)
+        a = BurstOperator(m_hr, (3, h * s, w * s), s, cfa)
+        x = map_solve(y, a, x, lv, config, vmask)
+    return x
+
+
+def _shift(dx: float, dy: float) -> torch.Tensor:
+    t = torch.eye(3, dtype=torch.float64)
+    t[0, 2], t[1, 2] = dx, dy
+    return t
+
+
+def _ramp(n: int, overlap: int, lo: bool, hi: bool) -> torch.Tensor:
+    """1-D blending weights: linear ramps of ``overlap`` samples on interior sides."""
+    r = torch.ones(n, dtype=torch.float64)
+    ov = min(overlap, n // 2)
+    if ov > 0:
+        ramp = (torch.arange(ov, dtype=torch.float64) + 0.5) / ov
+        if lo:
+            r[:ov] = ramp
+        if hi:
+            r[n - ov:] = ramp.flip(0)
+    return r
+
+
+def _tiled(raw: torch.Tensor, cfa: str, m_hr: torch.Tensor, lv: NoiseLevels,
+           config: ReconConfig, method: str, tile: int, progress) -> torch.Tensor:
+    """Overlapping tiles of the reference (``tile`` raw pixels, even offsets so the CFA
+    pattern is kept), each with the matching crop of every frame."""
+    k, h, w = raw.shape
+    s = config.scale
+    ov = 16
+
+    def starts(n: int) -> list[int]:
+        if n <= tile:
+            return [0]
+        step = tile - ov
+        st = list(range(0, n - tile, step)) + [n - tile]
+        return sorted({v - v % 2 for v in st})
+
+    th, tw = min(tile, h), min(tile, w)
+    out = torch.zeros(1, 3, h * s, w * s, dtype=torch.float32)
+    acc = torch.zeros(h * s, w * s, dtype=torch.float64)
+    boxes = [(r0, c0) for r0 in starts(h) for c0 in starts(w)]
+    m_hr = m_hr.double()
+    inv = torch.linalg.inv(m_hr)
+    bar = None
+    if progress is not None and len(boxes) > 1:
+        from rich.progress import Progress
+
+        bar = Progress(console=progress, transient=True)
+        bar.start()
+        task = bar.add_task(f"{method} x{s}: {len(boxes)} tiles", total=len(boxes))
+    try:
+        for r0, c0 in boxes:
+            crops, mats, valids = [], [], []
+            centre = torch.tensor([s * (c0 + tw / 2) - 0.5, s * (r0 + th / 2) - 0.5, 1.0],
+                                  dtype=torch.float64)
+            for i in range(k):
+                q = inv[i] @ centre
+                cx = (float(q[0] / q[2]) - (s - 1) / 2) / s
+                cy = (float(q[1] / q[2]) - (s - 1) / 2) / s
+                a0 = int(min(max(round(cy - th / 2), 0), h - th)) // 2 * 2
+                b0 = int(min(max(round(cx - tw / 2), 0), w - tw)) // 2 * 2
+                crops.append(raw[i, a0:a0 + th, b0:b0 + tw])
+                m = _shift(-s * c0, -s * r0) @ m_hr[i] @ _shift(s * b0, s * a0)
+                mats.append(m)
+                valids.append(_footprint_inside(m, th, tw, s))
+            x = _region(torch.stack(crops), cfa, torch.stack(mats), torch.stack(valids), lv,
+                        config, method)
+            wy = _ramp(th * s, ov * s, r0 > 0, r0 + th < h)
+            wx = _ramp(tw * s, ov * s, c0 > 0, c0 + tw < w)
+            wt = wy[:, None] * wx[None, :]
+            sl = (slice(s * r0, s * (r0 + th)), slice(s * c0, s * (c0 + tw)))
+            out[0, :, sl[0], sl[1]] += (x[0].double() * wt).float()
+            acc[sl] += wt
+            if bar is not None:
+                bar.advance(task)
+    finally:
+        if bar is not None:
+            bar.stop()
+    return out / acc.clamp(min=1e-12).float()
+
+
+def _footprint_inside(m: torch.Tensor, th: int, tw: int, s: int) -> torch.Tensor:
+    """(th, tw) float: 1 where the s x s footprint of a frame pixel lands in the tile."""
+    ys, xs = torch.meshgrid(torch.arange(th, dtype=torch.float64),
+                            torch.arange(tw, dtype=torch.float64), indexing="ij")
+    ok = torch.ones(th, tw, dtype=torch.bool)
+    for dy in (0, s - 1):
+        for dx in (0, s - 1):
+            p = m @ torch.stack([s * xs + dx, s * ys + dy, torch.ones_like(xs)]).reshape(3, -1)
+            px, py = (p[0] / p[2]).reshape(th, tw), (p[1] / p[2]).reshape(th, tw)
+            ok &= (px >= 0) & (px <= s * tw - 1) & (py >= 0) & (py <= s * th - 1)
+    return ok.float()

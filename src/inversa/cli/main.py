@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from inversa.cli import synth, train
+from inversa.cli.burst import burst_cmd
 from inversa.cli.demo import demo_cmd
 from inversa.cli.isp import isp_cmd
 from inversa.cli.restore import restore_cmd
@@ -16,6 +17,7 @@ app = typer.Typer(
 app.command("restore")(restore_cmd)
 app.command("spikes")(spikes_cmd)
 app.command("isp")(isp_cmd)
+app.command("burst")(burst_cmd)
 app.command("demo")(demo_cmd)
 app.add_typer(synth.app, name="synth")
 app.add_typer(train.app, name="train")

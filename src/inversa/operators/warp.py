@@ -96,7 +96,7 @@ class Warp(LinearOperator):
     def _pattern(self, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """Indices and weights of the interpolation taps, cached while the transform is a
         constant (not when it requires grad: Lucas-Kanade differentiates through it)."""
-        if self.matrix.requires_grad or torch.is_grad_enabled() and self.matrix.grad_fn:
+        if self.matrix.requires_grad or (torch.is_grad_enabled() and self.matrix.grad_fn):
             return self._compute_pattern(device, dtype)
         key = (device, dtype)
         cache = self.__dict__.setdefault("_cache", {})

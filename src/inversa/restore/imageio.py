@@ -51,6 +51,8 @@ def read_image(path: str | os.PathLike) -> ImageData:
             import tifffile
 
             a = tifffile.imread(p)
+        elif ext == ".png" and (a16 := _read_png16(p)) is not None:
+            a = a16
         else:
             import imageio.v3 as iio
 
@@ -59,6 +61,30 @@ def read_image(path: str | os.PathLike) -> ImageData:
         raise InputError(f"cannot read image ({type(e).__name__}: {e})".splitlines()[0],
                          source=src) from None
     return ImageData(*_to_tensor(np.asarray(a), src), path=src)
+
+
+def _read_png16(p: Path) -> np.ndarray | None:
+    """16-bit PNGs through pypng (Pillow reduces 16-bit colour PNGs to 8 bits)."""
+    import png
+
+    w, h, rows, info = png.Reader(filename=str(p)).asDirect()
+    if info["bitdepth"] != 16:
+        return None
+    planes = info["planes"]
+    a = np.vstack([np.asarray(r, dtype=np.uint16) for r in rows]).reshape(h, w, planes)
+    if info.get("alpha"):
+        a = a[..., :-1]
+    return a[..., 0] if a.shape[-1] == 1 else a
+
+
+def _write_png16(p: Path, q: np.ndarray) -> None:
+    import png
+
+    h, w = q.shape[:2]
+    grey = q.ndim == 2
+    with open(p, "wb") as f:
+        png.Writer(width=w, height=h, bitdepth=16, greyscale=grey).write(
+            f, q.reshape(h, -1).tolist())
 
 
 def _to_tensor(a: np.ndarray, src: str) -> tuple[torch.Tensor, int]:
@@ -125,6 +151,8 @@ def write_image(path: str | os.PathLike, x: torch.Tensor, bits: int = 16) -> Pat
         import tifffile
 
         atomic_write(p, lambda t: tifffile.imwrite(t, q))
+    elif ext == ".png" and q.dtype == np.uint16:
+        atomic_write(p, lambda t: _write_png16(t, q))
     else:
         import imageio.v3 as iio
 
