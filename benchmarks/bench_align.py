@@ -122,7 +122,7 @@ def main() -> None:
                 true = hr_to_raw(sb.motions, 4)
                 k, fh, fw = raw.shape
 
-                def record(m, est, dt):
+                def record(m, est, dt, true=true, fh=fh, fw=fw, lv_name=lv_name, k=k):
                     e = endpoint_error(torch.as_tensor(est)[1:], true[1:], fh, fw)
                     err[(m, lv_name)].extend(e.tolist())
                     tim[m].append(dt / (k - 1))

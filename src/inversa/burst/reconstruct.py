@@ -289,7 +289,7 @@ def _tiled(raw: torch.Tensor, cfa: str, m_hr: torch.Tensor, lv: NoiseLevels,
         if n <= tile:
             return [0]
         step = tile - ov
-        st = list(range(0, n - tile, step)) + [n - tile]
+        st = [*range(0, n - tile, step), n - tile]
         return sorted({v - v % 2 for v in st})
 
     th, tw = min(tile, h), min(tile, w)
