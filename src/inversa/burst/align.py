@@ -19,8 +19,9 @@ initialised by phase correlation of a grey proxy for large shifts. Every step is
 code: the result is differentiable with respect to the frames.
 
 After convergence each frame gets an overlap fraction and a normalised cross-correlation
-with the aligned reference; frames below ``min_overlap`` / ``min_ncc`` are flagged as
-failures (``Alignment.ok``) rather than silently averaged in.
+with the aligned reference; frames below ``min_overlap``, or whose correlation is below
+``min_ncc`` or half the burst's median, are flagged as failures (``Alignment.ok``) rather
+than silently averaged in.
 """
 
 from __future__ import annotations
@@ -279,7 +280,7 @@ def _gn_level(lv: _Level, hn: torch.Tensor, norm: tuple[float, float, float],
         hn = hn + torch.einsum("kp,pij->kij", dp, gens)
         hn = hn / hn[:, 2:3, 2:3]
         move = (torch.einsum("kp,pij,nj->kni", dp, gens, corners)[..., :2]).abs().amax() * L
-        mv = float(move)
+        mv = float(move.detach())
         # converged, or stalled in a small limit cycle (IRLS weights, border samples)
         if mv < tol or (it >= 3 and mv > 0.8 * prev):
             break
@@ -368,7 +369,10 @@ def align_burst(raw: torch.Tensor, config: AlignConfig = AlignConfig(),
         hn = _gn_level(lv, hn, (cx, cy, L), config, gens)
     m = torch.cat([torch.eye(3, dtype=dt)[None], t @ hn @ tinv])
     overlap, ncc = _diagnostics(planes, planes[0], m)
-    ok = (overlap >= config.min_overlap) & (ncc >= config.min_ncc)
+    # absolute floor, and relative to the burst: noise lowers every frame's correlation
+    # alike, an unrelated or misaligned frame stands out
+    floor = max(config.min_ncc, 0.5 * float(ncc[1:].detach().median()))
+    ok = (overlap >= config.min_overlap) & (ncc >= floor)
     ok[0] = True
     return Alignment(m, ok, overlap, ncc)
 
