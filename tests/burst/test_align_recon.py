@@ -3,8 +3,14 @@
 import pytest
 import torch
 
-from inversa.burst.align import (AlignConfig, align_burst, endpoint_error, hr_to_raw,
-                                 phase_correlation, raw_to_hr)
+from inversa.burst.align import (
+    AlignConfig,
+    align_burst,
+    endpoint_error,
+    hr_to_raw,
+    phase_correlation,
+    raw_to_hr,
+)
 from inversa.burst.forward import BurstOperator
 from inversa.burst.merge import anchor
 from inversa.burst.motion import MotionConfig, random_motions
