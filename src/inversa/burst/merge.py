@@ -22,17 +22,22 @@ import torch
 import torch.nn.functional as F
 
 from inversa.camera.cfa import cfa_masks
-from inversa.camera.demosaic import demosaic_bilinear
+from inversa.camera.demosaic import demosaic_bilinear, demosaic_malvar
 from inversa.camera.noise import NoiseLevels
+
+
+def upsample(rgb: torch.Tensor, scale: int) -> torch.Tensor:
+    """Bicubic upsampling ``(1, 3, h, w) -> (1, 3, s h, s w)`` with the DESIGN.md pixel
+    centres (``align_corners=False``)."""
+    if scale == 1:
+        return rgb
+    return F.interpolate(rgb, scale_factor=scale, mode="bicubic", align_corners=False)
 
 
 def anchor(raw0: torch.Tensor, cfa: str, scale: int) -> torch.Tensor:
     """The plain baseline: bilinear demosaic of the reference + bicubic upsampling,
     ``(1, 3, sH, sW)`` (pixel centres as in DESIGN.md: ``align_corners=False``)."""
-    rgb = demosaic_bilinear(raw0, cfa)[None]
-    if scale == 1:
-        return rgb
-    return F.interpolate(rgb, scale_factor=scale, mode="bicubic", align_corners=False)
+    return upsample(demosaic_bilinear(raw0, cfa)[None], scale)
 
 
 def merge(raw: torch.Tensor, cfa: str, matrices_hr: torch.Tensor, scale: int,
@@ -56,7 +61,7 @@ def merge(raw: torch.Tensor, cfa: str, matrices_hr: torch.Tensor, scale: int,
     p = matrices_hr.double() @ q  # (K, 3, N)
     px, py = (p[:, 0] / p[:, 2]).to(dt), (p[:, 1] / p[:, 2]).to(dt)
     y = raw.reshape(k, -1)
-    ref = anchor(raw[0], cfa, s)[0]  # (3, H, W) for robustness and holes
+    ref = upsample(demosaic_malvar(raw[0], cfa)[None], s)[0]  # for robustness and holes
     # per-sample weights: noise and robustness
     wts = torch.ones_like(y)
     if frame_weights is not None:

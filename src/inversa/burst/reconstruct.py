@@ -33,8 +33,9 @@ import torch
 
 from inversa.burst.align import AlignConfig, Alignment, MotionModel, align_burst
 from inversa.burst.forward import BurstOperator
-from inversa.burst.merge import anchor, merge
+from inversa.burst.merge import anchor, merge, upsample
 from inversa.camera.burstio import Burst
+from inversa.camera.demosaic import demosaic_malvar
 from inversa.camera.noise import NoiseLevels
 from inversa.camera.noise_estimate import estimate_noise_levels
 from inversa.errors import InputError
@@ -150,15 +151,15 @@ def map_solve(y: torch.Tensor, a: BurstOperator, x0: torch.Tensor, noise: NoiseL
 def single(raw0: torch.Tensor, cfa: str, scale: int, noise: NoiseLevels,
            config: ReconConfig) -> torch.Tensor:
     """Reference frame only: joint demosaicking + denoising (the MAP problem at the
-    sensor resolution), then bicubic upsampling by ``scale``."""
+    sensor resolution with a colour TV prior, started from the Malvar-He-Cutler
+    demosaic), then bicubic upsampling by ``scale``."""
     from dataclasses import replace
 
-    import torch.nn.functional as F
 
     eye = torch.eye(3, dtype=torch.float64)[None]
     h, w = raw0.shape
     a = BurstOperator(eye, (3, h, w), 1, cfa)
-    x0 = anchor(raw0, cfa, 1)
+    x0 = demosaic_malvar(raw0, cfa)[None].clamp(min=0)
     # one linear frame: colour TV demosaics and denoises better than the sRGB-trained
     # denoiser (measured, docs/benchmarks.md); its weight is larger than with many frames
     cfg = replace(config, prior="tv") if config.prior == "pnp" else config
@@ -166,9 +167,7 @@ def single(raw0: torch.Tensor, cfa: str, scale: int, noise: NoiseLevels,
         ref_var = float(noise.variance(torch.tensor(REF_LEVEL)))
         cfg = replace(cfg, lam=SINGLE_LAMBDA_FACTOR * ref_var)
     x = map_solve(raw0[None, None], a, x0, noise, cfg)
-    if scale > 1:
-        x = F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
-    return x.clamp(min=0)
+    return upsample(x, scale).clamp(min=0)
 
 
 def _noise_of(burst: Burst, noise: NoiseLevels | None) -> NoiseLevels:
