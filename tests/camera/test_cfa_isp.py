@@ -132,3 +132,16 @@ def test_demosaic_keeps_samples_and_flat_colour(pattern):
     y = torch.rand(8, 8)
     d = demosaic_bilinear(y, pattern)
     assert torch.equal(mosaic(d, pattern), y)
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_malvar_keeps_samples_and_beats_bilinear(pattern):
+    from inversa.camera.demosaic import demosaic_malvar
+    from inversa.data.images import bundled
+    from inversa.metrics import psnr
+
+    x = bundled("astronaut")[0, :, 100:228, 100:228]
+    y = mosaic(x, pattern)
+    d = demosaic_malvar(y, pattern)
+    assert torch.allclose(mosaic(d, pattern), y)
+    assert psnr(d[None], x[None]) > psnr(demosaic_bilinear(y, pattern)[None], x[None]) + 1.0
