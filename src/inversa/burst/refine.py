@@ -50,7 +50,7 @@ def refine_motions(x: torch.Tensor, raw: torch.Tensor, cfa: str, matrices_hr: to
     hn = tinv @ matrices_hr.to(dt)[1:] @ t
     gens = _generators(model, dt, x.device)
     ys, xs = torch.meshgrid(torch.arange(hh, dtype=dt), torch.arange(ww, dtype=dt), indexing="ij")
-    nx, ny = (xs - cx) / L, (ys - cy) / L  # (H, W)
+    nx, ny = ((xs - cx) / L)[None], ((ys - cy) / L)[None]  # (1, H, W)
     masks = cfa_masks(cfa, h, w, dtype=dt)
     y = raw[1:].to(dt).reshape(k - 1, -1)
 

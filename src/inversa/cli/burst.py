@@ -77,7 +77,11 @@ def burst_cmd(
     else:
         lv = NoiseLevels.parse(noise)
     console = Console(stderr=True)
-    result = reconstruct(burst, config, noise=lv, progress=console)
+    import warnings
+
+    with warnings.catch_warnings():  # reported below, once, as a line of our own
+        warnings.simplefilter("ignore", UserWarning)
+        result = reconstruct(burst, config, noise=lv, progress=console)
     for w in result.warnings:
         console.print(f"[yellow]warning:[/] {w}")
     x = result.x
@@ -92,7 +96,7 @@ def burst_cmd(
             else:
                 import tifffile
 
-                st.stage(out, lambda p: tifffile.imwrite(p, a))
+                st.stage(out, lambda p: tifffile.imwrite(p, a, photometric="rgb"))
         if save_motion is not None:
             rec = motion_record(result, scale)
             st.stage(save_motion, lambda p: p.write_text(json.dumps(rec, indent=1)))

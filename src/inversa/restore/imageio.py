@@ -150,7 +150,7 @@ def write_image(path: str | os.PathLike, x: torch.Tensor, bits: int = 16) -> Pat
     if ext in (".tif", ".tiff"):
         import tifffile
 
-        atomic_write(p, lambda t: tifffile.imwrite(t, q))
+        atomic_write(p, lambda t: tifffile.imwrite(t, q, photometric="rgb" if q.ndim == 3 else None))
     elif ext == ".png" and q.dtype == np.uint16:
         atomic_write(p, lambda t: _write_png16(t, q))
     else:
