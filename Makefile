@@ -30,6 +30,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_deblur.py
 	$(BIN)/python benchmarks/bench_raw_noise.py
 	$(BIN)/python benchmarks/bench_burst_dataset.py
+	$(BIN)/python benchmarks/bench_align.py
+	$(BIN)/python benchmarks/bench_burst.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
