@@ -327,10 +327,12 @@ def _match(y: torch.Tensor, iw: torch.Tensor, valid: torch.Tensor,
 def align_burst(raw: torch.Tensor, config: AlignConfig = AlignConfig(),
                 init: torch.Tensor | None = None,
                 exposure: torch.Tensor | None = None) -> Alignment:
-    """Align every frame of a raw burst ``(K, H, W)`` to frame 0.
+    """Align every frame of a raw burst ``(K, H, W)`` to frame 0 (see the module
+    docstring). Differentiable when ``raw`` requires grad; otherwise it runs without
+    autograd bookkeeping.
 
     ``init`` (K, 3, 3) raw-pixel matrices to start from (skips phase correlation);
-    ``exposure`` relative exposures (frames are divided by them, saturated pixels ignored).
+    ``exposure`` relative exposures (frames are divided by them).
 
     Examples
     --------
@@ -341,6 +343,17 @@ def align_burst(raw: torch.Tensor, config: AlignConfig = AlignConfig(),
     >>> bool(al.ok.all())
     True
     """
+    if raw.requires_grad or (init is not None and torch.as_tensor(init).requires_grad):
+        return _align(raw, config, init, exposure)
+    with torch.inference_mode():
+        out = _align(raw, config, init, exposure)
+    return Alignment(*(t.clone() for t in (out.matrices, out.ok, out.overlap, out.ncc)))
+
+
+def _align(raw: torch.Tensor, config: AlignConfig = AlignConfig(),
+                init: torch.Tensor | None = None,
+                exposure: torch.Tensor | None = None) -> Alignment:
+    """Implementation of :func:`align_burst`."""
     if raw.dim() != 3:
         raise InputError(f"expected a burst (K, H, W), got shape {tuple(raw.shape)}")
     k, hh, ww = raw.shape
