@@ -35,7 +35,7 @@ from inversa.burst.synth import SynthConfig, synthesize_burst
 from inversa.camera.cfa import pack
 from inversa.camera.noise import NoiseLevels
 
-LK = {}
+LK: dict = {}
 LEVELS = {"low": 3e-4, "medium": 3e-3, "high": 1.2e-2}
 
 

@@ -2,9 +2,9 @@
 
 For each frame ``k`` we estimate the homography ``P_k`` (frame -> reference, in raw pixel
 coordinates, x = column, y = row) such that ``y_k(q) ~ y_0(P_k q)``, directly on the Bayer
-mosaics: each of the four CFA sub-images is compared with the same sub-image of the
-reference, *at its true sensor position* (sub-image c pixel (u, v) sits at raw position
-``(2u + ox_c, 2v + oy_c)``), so no demosaicking or grey proxy blurs the geometry.
+mosaics, with every sample at its true sensor position (``proxy="planes"`` compares each
+CFA sub-image with its counterpart, sub-image c pixel (u, v) sitting at raw position
+``(2u + ox_c, 2v + oy_c)``; the default ``"full"`` uses the CFA luminance below).
 
 Gauss-Newton on the robust least-squares objective
 
@@ -14,8 +14,12 @@ with ``P(p) = P_{cur} + \\sum_i p_i G_i`` (generators ``G_i`` of the motion mode
 translation 2, similarity 4, affine 6, homography 8 parameters, in normalised
 coordinates), linearised with the sampled gradient of the reference; ``rho`` is Huber or
 Tukey, applied by iteratively reweighted least squares with a scale ``1.4826 MAD(r)``.
-Coarse to fine on a pyramid of the sub-images (2x2 averages, positions tracked exactly),
-initialised by phase correlation of a grey proxy for large shifts. Every step is torch
+Coarse to fine on a pyramid (2x2 averages, positions tracked exactly), initialised by
+phase correlation of a half-resolution grey proxy for large shifts. The default image is
+the CFA luminance ``[1 2 1]^T [1 2 1] / 16 * y`` at every raw pixel (R/4 + G/2 + B/4 at any
+site of a Bayer mosaic, so it is consistent across frames and far less aliased than a
+single colour plane); on each frame only the ``max_points`` samples of strongest gradient
+enter the Gauss-Newton steps. Every step is torch
 code: the result is differentiable with respect to the frames.
 
 After convergence each frame gets an overlap fraction and a normalised cross-correlation
@@ -48,14 +52,14 @@ class AlignConfig:
 
     model: MotionModel = "similarity"
     iterations: int = 10  # Gauss-Newton steps per pyramid level at most
-    min_size: int = 32  # coarsest pyramid level, in grey-proxy pixels
+    min_size: int = 64  # coarsest pyramid level, in proxy pixels
     robust: Literal["huber", "tukey", "none"] = "huber"
     phase_init: bool = True
     tol: float = 1e-2  # stop when corners move less than this (raw pixels)
     min_overlap: float = 0.25
     min_ncc: float = 0.2
-    proxy: Literal["planes", "grey"] = "grey"
-    max_points: int = 8192  # per frame and level (strongest gradients); 0: all
+    proxy: Literal["planes", "grey", "full"] = "full"
+    max_points: int = 2048  # per frame and level (strongest gradients); 0: all
     blur: float = 0.0  # Gaussian pre-filter (sub-image pixels) against aliasing
 
     def __post_init__(self) -> None:
@@ -185,8 +189,8 @@ def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def _pyramid(frames: torch.Tensor, ref: torch.Tensor, min_size: int,
-             offs: torch.Tensor) -> list[_Level]:
-    levels = [_Level(frames, ref, 2.0, offs)]
+             offs: torch.Tensor, stride: float = 2.0) -> list[_Level]:
+    levels = [_Level(frames, ref, stride, offs)]
     while min(levels[-1].frames.shape[-2:]) >= 2 * min_size:
         lv = levels[-1]
         levels.append(_Level(F.avg_pool2d(lv.frames, 2), F.avg_pool2d(lv.ref[None], 2)[0],
@@ -377,14 +381,23 @@ def _align(raw: torch.Tensor, config: AlignConfig = AlignConfig(),
         return Alignment(m0, torch.ones(1, dtype=torch.bool), torch.ones(1), torch.ones(1))
     hn = tinv @ m0[1:] @ t
     gens = _generators(config.model, dt, raw.device)
+    stride = 2.0
     if config.proxy == "grey":  # 2x2 cell means: anti-aliased luminance at (2u+.5, 2v+.5)
         work = planes.mean(1, keepdim=True)
         offs = torch.tensor([[0.5, 0.5]], dtype=dt)
+    elif config.proxy == "full":  # 3x3 cell means at every raw pixel: luminance, stride 1
+        import torch.nn.functional as F2
+
+        k3 = torch.tensor([1.0, 2.0, 1.0], dtype=dt)
+        k3 = (k3[:, None] * k3[None, :] / 16).view(1, 1, 3, 3)
+        work = F2.conv2d(F2.pad(x[:, None], (1, 1, 1, 1), mode="reflect"), k3)
+        offs = torch.tensor([[0.0, 0.0]], dtype=dt)
+        stride = 1.0
     else:
         work = planes
         offs = torch.tensor(PLANE_OFFSETS, dtype=dt)
     work = _blur(work, config.blur)
-    for lv in _pyramid(work[1:], work[0], config.min_size, offs):
+    for lv in _pyramid(work[1:], work[0], config.min_size, offs, stride):
         hn, overlap, ncc = _gn_level(lv, hn, (cx, cy, L), config, gens)
     m = torch.cat([torch.eye(3, dtype=dt)[None], t @ hn @ tinv])
     overlap = torch.cat([torch.ones(1), overlap.float()])

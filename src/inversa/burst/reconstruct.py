@@ -189,10 +189,11 @@ def reconstruct(burst: Burst, config: ReconConfig = ReconConfig(),
     Examples
     --------
     >>> from inversa.burst.synth import SynthConfig, synthesize_burst
-    >>> img = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0))
+    >>> from inversa.data.images import bundled
+    >>> img = bundled("astronaut")[..., 100:196, 100:196]
     >>> sb = synthesize_burst(img, SynthConfig(scale=2, frames=4), seed=0)
     >>> reconstruct(sb.burst, ReconConfig(method="merge", scale=2)).x.shape
-    torch.Size([1, 3, 64, 64])
+    torch.Size([1, 3, 96, 96])
     """
     raw = burst.raw.float()
     if config.max_frames is not None:
