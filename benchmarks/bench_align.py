@@ -4,7 +4,7 @@ Bursts: 14 frames, x4, 384x384 ground truth -> 96x96 RGGB frames, random transla
 to 24 high-resolution pixels and rotation up to 1 degree, from crops of the held-out
 colour images; three noise levels (shot 3e-4 / 3e-3 / 1.2e-2, read on the Brooks et al.
 line). Error: mean end-point error of the motion field over the frame, in low-resolution
-(raw) pixels, frames 1..13. Time: per aligned frame, the fastest of 3 runs of each burst
+(raw) pixels, frames 1..13. Time: per aligned frame, the fastest of 5 runs of each burst
 (the refinement: one run).
 
 - inversa LK: robust Gauss-Newton on the raw mosaic (similarity model), pyramid,
@@ -53,7 +53,7 @@ def crop_with_margin(src: torch.Tensor, g: torch.Generator, size: int = 384,
                                                      size, size)
 
 
-def best_of(fn, repeats: int = 3):
+def best_of(fn, repeats: int = 5):
     """(result, fastest wall time of ``repeats`` runs), as timeit does."""
     best, out = float("inf"), None
     for _ in range(repeats):
