@@ -160,3 +160,17 @@ def test_bad_config():
         ReconConfig(scale=5)
     with pytest.raises(InputError, match="motion"):
         AlignConfig(model="elastic")
+
+
+@pytest.mark.parametrize("scale", [1, 3])
+def test_other_scales(scale):
+    img = bundled("coffee")[..., 100:100 + 120, 100:100 + 120]
+    size = 96 if scale == 1 else 108
+    sb = synthesize_burst(img, SynthConfig(scale=scale, frames=4, noise=MEDIUM,
+                                           motion=MotionConfig(5, 0.5)), seed=0,
+                          box=(6, 6, size, size))
+    gt = sb.gt[None]
+    a = reconstruct(sb.burst, ReconConfig(method="anchor", scale=scale))
+    m = reconstruct(sb.burst, ReconConfig(method="merge", scale=scale))
+    assert m.x.shape == gt.shape
+    assert psnr(_crop(m.x), _crop(gt)) > psnr(_crop(a.x), _crop(gt))
