@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_burst_dataset.py
 	$(BIN)/python benchmarks/bench_align.py
 	$(BIN)/python benchmarks/bench_burst.py
+	$(BIN)/python benchmarks/bench_large.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
