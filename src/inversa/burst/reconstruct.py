@@ -45,8 +45,9 @@ from inversa.solvers.splitting import HQS, sigma_schedule
 
 Method = Literal["single", "merge", "map", "anchor"]
 PriorName = Literal["tv", "wavelet", "pnp"]
-# lambda per unit of reference noise variance, by prior (calibrated on training images,
-# benchmarks/calibrate_burst.py)
+# weight of the prior: TV / wavelet lambda = factor * reference noise variance; PnP: DPIR's
+# lambda. TV, PnP and the single-frame factor were chosen on training images by
+# benchmarks/calibrate_burst.py (output next to it); wavelet reuses TV's value.
 AUTO_LAMBDA = {"tv": 3.0, "wavelet": 3.0, "pnp": 0.06}
 SINGLE_LAMBDA_FACTOR = 7.0  # single frame, TV: lam = factor * noise variance at REF_LEVEL
 REF_LEVEL = 0.1
@@ -59,16 +60,16 @@ class ReconConfig:
     method: Method = "map"
     scale: int = 4
     prior: PriorName = "pnp"
-    lam: float | None = None  # None: AUTO_LAMBDA[prior] * sigma_ref^2
-    iterations: int = 8
-    cg_iter: int = 8
-    robust: bool = True
+    lam: float | None = None  # None: automatic (AUTO_LAMBDA, scaled by the noise for TV)
+    iterations: int = 8  # HQS iterations of the first round (the robust round: half)
+    cg_iter: int = 8  # conjugate-gradient steps per HQS data step
+    robust: bool = True  # second round with Cauchy weights from the residuals
     motion: MotionModel = "similarity"
     refine: int = 0  # rounds of motion refinement against the estimate
     mu0: float = 0.3  # first HQS penalty (TV / wavelet), data term normalised to unit noise
-    mu_decades: float = 2.0
+    mu_decades: float = 2.0  # the penalty grows by 10**mu_decades over the iterations
     sigma_max: float = 49 / 255  # first denoiser level (pnp)
-    max_frames: int | None = None
+    max_frames: int | None = None  # use the first N frames
     tile: int = 0  # raw pixels per tile side (0: automatic, about 512 output pixels)
 
     def __post_init__(self) -> None:
