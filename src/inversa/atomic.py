@@ -27,19 +27,13 @@ def _publish(tmp: Path, final: Path, is_dir: bool = False) -> None:
     os.replace(tmp, final)
 
 
-def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    """Call ``write(tmp_path)`` then rename to ``path`` (same folder, same suffix)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix,
-                               dir=path.parent if str(path.parent) else ".")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        _publish(Path(tmp), path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def check_parent(path: str | os.PathLike) -> Path:
+    """``Path(path)`` if the folder it would be written into exists."""
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError("output folder does not exist", source=str(parent))
+    return p
 
 
 def check_new_folder(path: str | os.PathLike) -> Path:
@@ -53,18 +47,18 @@ def check_new_folder(path: str | os.PathLike) -> Path:
     return p
 
 
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+    """Call ``write(tmp_path)`` then rename to ``path`` (same folder, same suffix)."""
+    with Staged() as st:
+        st.stage(path, write)
+        st.commit()
+
+
 def atomic_folder(path: Path, fill: Callable[[Path], object]) -> None:
     """Call ``fill(tmp_dir)`` then rename the folder to ``path`` (absent or empty)."""
-    path = check_new_folder(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
-        fill(tmp)
-        if path.exists():
-            path.rmdir()
-        _publish(tmp, path, is_dir=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with Staged() as st:
+        st.stage_folder(path, fill)
+        st.commit()
 
 
 class Staged:

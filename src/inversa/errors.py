@@ -16,3 +16,15 @@ class InputError(ValueError):
         self.field = field
         where = ", ".join(p for p in (source, field) if p)
         super().__init__(f"{where}: {message}" if where else message)
+
+
+def existing_file(path, expected: str = "a file"):
+    """``Path(path)`` if it names an existing file; :class:`InputError` otherwise."""
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError("no such file", source=str(p))
+    if p.is_dir():
+        raise InputError(f"is a folder, expected {expected}", source=str(p))
+    return p

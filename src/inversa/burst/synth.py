@@ -64,8 +64,8 @@ class SynthConfig:
         check_pattern(self.cfa)
         if self.exposures is not None:
             if len(self.exposures) != self.frames:
-                raise InputError(f"{len(self.exposures)} exposures for {self.frames} frames",
-                                 field="exposures")
+                raise InputError(f"{len(self.exposures)} exposures given for {self.frames} "
+                                 "frames", field="exposures")
             if any(not (e > 0) for e in self.exposures):
                 raise InputError("exposures must be > 0", field="exposures")
         if isinstance(self.noise, str) and self.noise not in ("random", "none"):

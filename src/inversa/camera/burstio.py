@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inversa.atomic import atomic_folder, atomic_write
+from inversa.atomic import atomic_folder, atomic_write, check_parent
 from inversa.camera.cfa import check_pattern
 from inversa.camera.isp import ISPParams
 from inversa.camera.noise import NoiseLevels
@@ -88,14 +88,13 @@ class Burst:
             return torch.ones(self.frames, dtype=torch.float64)
         return self.exposure / self.exposure[0]
 
-    def isp_params(self, **overrides) -> ISPParams:
+    def isp_params(self) -> ISPParams:
         """Rendering parameters from the metadata (identity where it is missing)."""
         kw: dict = {}
         if self.wb is not None:
             kw["wb"] = tuple(self.wb)
         if self.ccm is not None:
             kw["ccm"] = tuple(map(tuple, torch.as_tensor(self.ccm).tolist()))
-        kw.update({k: v for k, v in overrides.items() if v is not None})
         return ISPParams(**kw)
 
 
@@ -164,9 +163,7 @@ def write_npz(burst: Burst, path: str | os.PathLike) -> Path:
     p = Path(path)
     if p.suffix.lower() != ".npz":
         raise InputError("a burst file must end in .npz", source=str(p))
-    if not (p.parent if str(p.parent) else Path(".")).is_dir():
-        raise InputError("output folder does not exist", source=str(p.parent))
-    atomic_write(p, npz_writer(burst))
+    atomic_write(check_parent(p), npz_writer(burst))
     return p
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from inversa.camera.cfa import PATTERNS
 from inversa.camera.unprocess import cam2rgb_from_xyz2cam
-from inversa.errors import InputError
+from inversa.errors import InputError, existing_file
 
 RAW_EXT = {".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".raf",
            ".orf", ".rw2", ".pef", ".srw", ".raw", ".3fr", ".iiq", ".erf", ".kdc", ".dcr",
@@ -98,12 +98,8 @@ def read_raw(path: str | os.PathLike) -> RawFrame:
     """Read one raw file; raises :class:`InputError` if it is unreadable or not Bayer."""
     import rawpy
 
-    p = Path(path)
+    p = existing_file(path, "a raw file")
     src = str(p)
-    if not p.exists():
-        raise InputError("no such file", source=src)
-    if p.is_dir():
-        raise InputError("is a folder, expected a raw file", source=src)
     try:
         with _quiet_stderr(), rawpy.imread(src) as r:
             if r.raw_type != rawpy.RawType.Flat or r.num_colors != 3:

@@ -46,18 +46,18 @@ def burst_cmd(
     import numpy as np
     from rich.console import Console
 
-    from inversa.atomic import Staged
+    from inversa.atomic import Staged, check_parent
     from inversa.burst.reconstruct import ReconConfig, reconstruct
     from inversa.camera.burstio import read_burst
     from inversa.camera.isp import render as isp_render
     from inversa.camera.noise import NoiseLevels
+    from inversa.restore.imageio import write_image
 
     ext = out.suffix.lower()
     if ext not in LINEAR_EXT | RENDER_EXT:
         raise InputError(f"unknown output extension {out.suffix!r}; expected .npy, .tiff, "
                          ".png or .jpg", source=str(out))
-    if not (out.parent if str(out.parent) else Path(".")).is_dir():
-        raise InputError("output folder does not exist", source=str(out.parent))
+    check_parent(out)
     do_render = render if render is not None else ext not in LINEAR_EXT
     if do_render and ext == ".npy":
         raise InputError("a rendered image cannot be written as .npy", source=str(out))
@@ -88,7 +88,7 @@ def burst_cmd(
     with Staged() as st:
         if do_render:
             y = isp_render(x, burst.isp_params())
-            st.stage(out, lambda p: _write(p, y, out.suffix))
+            st.stage(out, lambda p: write_image(p, y, bits=16))
         else:
             a = x[0].permute(1, 2, 0).numpy().astype(np.float32)
             if ext == ".npy":
@@ -105,14 +105,6 @@ def burst_cmd(
     n = result.noise
     console.print(f"{out}: {x.shape[-1]}x{x.shape[-2]} ({method}, x{scale}, {k} of "
                   f"{burst.frames} frames, noise shot={n.shot:.3g} read={n.read:.3g})")
-
-
-def _write(path: Path, y, suffix: str) -> None:
-    """Write a rendered image at ``path`` (a temporary name with the final suffix):
-    16-bit PNG/TIFF, 8-bit JPEG."""
-    from inversa.restore.imageio import write_image
-
-    write_image(path, y, bits=16)
 
 
 def motion_record(result, scale: int) -> dict:

@@ -24,45 +24,23 @@ def _floats(text: str | None, n: int, name: str) -> list[float] | None:
 
 def read_linear(path: Path):
     """(linear camera RGB (1, 3, H, W), Burst metadata or None) from any supported input."""
-    import numpy as np
-    import torch
-
     from inversa.camera.burstio import read_burst
     from inversa.camera.demosaic import demosaic_bilinear
     from inversa.camera.rawfile import RAW_EXT
+    from inversa.restore.imageio import read_image
 
     ext = path.suffix.lower()
     if ext == ".npz" or ext in RAW_EXT or path.is_dir():
         b = read_burst(path)
         return demosaic_bilinear(b.raw[0], b.cfa)[None], b
-    if not path.exists():
-        raise InputError("no such file", source=str(path))
-    if ext == ".npy":
-        try:
-            a = np.load(path, allow_pickle=False)
-        except Exception as e:
-            raise InputError(f"cannot read .npy ({type(e).__name__})", source=str(path)) from None
-    elif ext in (".tif", ".tiff"):
-        import tifffile
-
-        try:
-            a = tifffile.imread(path)
-        except Exception as e:
-            raise InputError(f"cannot read TIFF ({type(e).__name__})", source=str(path)) from None
-        if not np.issubdtype(a.dtype, np.floating):
-            a = a.astype(np.float64) / np.iinfo(a.dtype).max
-    else:
+    if ext not in (".npy", ".tif", ".tiff"):
         raise InputError("expected a linear image (.npy, float .tiff), a raw file, a folder "
                          "of raw files or a .npz burst", source=str(path))
-    if not np.issubdtype(a.dtype, np.floating) and not np.issubdtype(a.dtype, np.integer):
-        raise InputError(f"expected numbers, got dtype {a.dtype}", source=str(path))
-    if a.ndim == 3 and a.shape[-1] == 3:
-        a = a.transpose(2, 0, 1)
-    elif not (a.ndim == 3 and a.shape[0] == 3):
-        raise InputError(f"expected an RGB image (H, W, 3), got shape {a.shape}", source=str(path))
-    if not np.all(np.isfinite(a)):
-        raise InputError("image contains NaN or infinite values", source=str(path))
-    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[None], None
+    x = read_image(path).image
+    if x.shape[1] != 3:
+        raise InputError(f"expected an RGB image (H, W, 3), got {x.shape[1]} channel(s)",
+                         source=str(path))
+    return x, None
 
 
 @handle_errors
@@ -84,8 +62,10 @@ def isp_cmd(
 
     Example: inversa isp burst.npz -o reference.png
     """
+    from dataclasses import replace
+
     from inversa.camera.burstio import read_burst
-    from inversa.camera.isp import render
+    from inversa.camera.isp import ISPParams, render
     from inversa.restore.imageio import check_output_path, write_image
 
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".tif", ".tiff"):
@@ -97,17 +77,13 @@ def isp_cmd(
     x, burst = read_linear(src)
     if meta is not None:
         burst = read_burst(meta)
-    if burst is None:
-        import torch
-
-        from inversa.camera.burstio import Burst  # identity metadata
-
-        burst = Burst(torch.zeros(1, 2, 2), "RGGB")
-    params = burst.isp_params(wb=None if wb_v is None else tuple(wb_v),
-                              ccm=None if ccm_v is None else (tuple(ccm_v[0:3]),
-                                                              tuple(ccm_v[3:6]),
-                                                              tuple(ccm_v[6:9])),
-                              exposure=2.0 ** exposure, tone=tone)
+    overrides = {"exposure": 2.0 ** exposure, "tone": tone}
+    if wb_v is not None:
+        overrides["wb"] = tuple(wb_v)
+    if ccm_v is not None:
+        overrides["ccm"] = (tuple(ccm_v[0:3]), tuple(ccm_v[3:6]), tuple(ccm_v[6:9]))
+    base = burst.isp_params() if burst is not None else ISPParams()
+    params = replace(base, **overrides)  # validated again by ISPParams
     y = render(x, params)
     write_image(out, y, bits=bits)
     print(f"{out}: {y.shape[-1]}x{y.shape[-2]} sRGB (wb={tuple(round(v, 3) for v in params.wb)}, "

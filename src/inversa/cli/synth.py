@@ -52,7 +52,7 @@ def burst_cmd(
 
     import numpy as np
 
-    from inversa.atomic import Staged, check_new_folder
+    from inversa.atomic import Staged, check_new_folder, check_parent
     from inversa.burst.motion import MotionConfig
     from inversa.burst.synth import SynthConfig, motions_record, split_exposures, synthesize_burst
     from inversa.camera.burstio import dng_filler, npz_writer
@@ -60,14 +60,11 @@ def burst_cmd(
 
     if out.suffix.lower() != ".npz":
         raise InputError("the burst must be written as .npz", source=str(out))
-    if not (out.parent if str(out.parent) else Path(".")).is_dir():
-        raise InputError("output folder does not exist", source=str(out.parent))
+    check_parent(out)
     if dng_dir is not None:
         check_new_folder(dng_dir)
     noise_cfg = noise if noise in ("random", "none") else NoiseLevels.parse(noise)
     exp = split_exposures(exposures)
-    if exp is not None and len(exp) != frames:
-        raise InputError(f"{len(exp)} exposures given for {frames} frames", field="--exposures")
     config = SynthConfig(scale=scale, frames=frames, noise=noise_cfg, exposures=exp,
                          bits=bits, black=black, cfa=cfa,
                          motion=MotionConfig(max_translation=max_translation,

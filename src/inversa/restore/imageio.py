@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inversa.atomic import atomic_write
-from inversa.errors import InputError
+from inversa.atomic import atomic_write, check_parent
+from inversa.errors import InputError, existing_file
 
 __all__ = ["ImageData", "atomic_write", "check_output_path", "read_image", "read_kernel",
            "write_image"]
@@ -34,12 +34,8 @@ class ImageData:
 
 def read_image(path: str | os.PathLike) -> ImageData:
     """Read a gray or colour image; raises :class:`InputError` on any problem."""
-    p = Path(path)
+    p = existing_file(path, "an image file")
     src = str(p)
-    if not p.exists():
-        raise InputError("no such file", source=src)
-    if p.is_dir():
-        raise InputError("is a folder, expected an image file", source=src)
     ext = p.suffix.lower()
     if ext not in READ_EXT and ext != ".npy":
         raise InputError(f"unsupported image format {ext!r}; expected one of "
@@ -124,10 +120,7 @@ def check_output_path(path: str | os.PathLike) -> Path:
     if p.suffix.lower() not in WRITE_EXT:
         raise InputError(f"unsupported output format {p.suffix!r}; expected one of "
                          f"{sorted(WRITE_EXT)}", source=str(p))
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError("output folder does not exist", source=str(parent))
-    return p
+    return check_parent(p)
 
 
 def write_image(path: str | os.PathLike, x: torch.Tensor, bits: int = 16) -> Path:
@@ -163,9 +156,7 @@ def write_image(path: str | os.PathLike, x: torch.Tensor, bits: int = 16) -> Pat
 def read_kernel(path: str | os.PathLike) -> torch.Tensor:
     """A blur kernel from ``.npy`` (or an image file): 2-D, finite, non-negative sum > 0;
     returned normalised to sum 1."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError("no such file", source=str(p))
+    p = existing_file(path, "a kernel file")
     if p.suffix.lower() == ".npy":
         try:
             k = np.load(p, allow_pickle=False)
