@@ -30,13 +30,13 @@ than silently averaged in.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
+from inversa.burst.sampling import sample_at
 from inversa.camera.cfa import pack
 from inversa.errors import InputError
 
@@ -60,7 +60,6 @@ class AlignConfig:
     min_ncc: float = 0.2
     proxy: Literal["planes", "grey", "full"] = "full"
     max_points: int = 2048  # per frame and level (strongest gradients); 0: all
-    blur: float = 0.0  # Gaussian pre-filter (sub-image pixels) against aliasing
 
     def __post_init__(self) -> None:
         if self.model not in N_PARAMS:
@@ -82,20 +81,35 @@ class Alignment:
         return raw_to_hr(self.matrices, scale)
 
 
-def raw_to_hr(m: torch.Tensor, scale: int) -> torch.Tensor:
-    """Conjugate frame -> reference matrices from raw to high-resolution pixel units."""
-    t = torch.eye(3, dtype=m.dtype, device=m.device)
+def _raw_to_hr_points(scale: int, like: torch.Tensor) -> torch.Tensor:
+    """``X = s x + (s - 1) / 2`` as a homogeneous matrix."""
+    t = torch.eye(3, dtype=like.dtype, device=like.device)
     t[0, 0] = t[1, 1] = scale
     t[0, 2] = t[1, 2] = (scale - 1) / 2
+    return t
+
+
+def raw_to_hr(m: torch.Tensor, scale: int) -> torch.Tensor:
+    """Conjugate frame -> reference matrices from raw to high-resolution pixel units."""
+    t = _raw_to_hr_points(scale, m)
     return t @ m @ torch.linalg.inv(t)
 
 
 def hr_to_raw(m: torch.Tensor, scale: int) -> torch.Tensor:
     """Inverse of :func:`raw_to_hr`."""
-    t = torch.eye(3, dtype=m.dtype, device=m.device)
-    t[0, 0] = t[1, 1] = scale
-    t[0, 2] = t[1, 2] = (scale - 1) / 2
+    t = _raw_to_hr_points(scale, m)
     return torch.linalg.inv(t) @ m @ t
+
+
+def normaliser(h: int, w: int, dtype: torch.dtype,
+               ) -> tuple[torch.Tensor, torch.Tensor, tuple[float, float, float]]:
+    """``T`` mapping normalised coordinates ``n`` to pixels ``c + L n`` (``c`` the centre
+    of an ``h x w`` grid, ``L`` half its larger side), ``T^{-1}`` and ``(cx, cy, L)``:
+    motions are parameterised as ``T^{-1} P T``, which keeps Gauss-Newton well
+    conditioned."""
+    cx, cy, L = (w - 1) / 2, (h - 1) / 2, max(h, w) / 2
+    t = torch.tensor([[L, 0, cx], [0, L, cy], [0, 0, 1]], dtype=dtype)
+    return t, torch.linalg.inv(t), (cx, cy, L)
 
 
 def _generators(model: str, dtype, device) -> torch.Tensor:
@@ -125,14 +139,13 @@ def _grad(img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _sample(img: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
-    """Bicubic samples of (N, C, h, w) at pixel coordinates (N, C, M) per channel."""
+    """Bicubic samples of (N, C, h, w) at pixel coordinates (N, C, M), one set of points
+    per channel, or (N, 1, M) shared by all channels (one call): (N, C, M)."""
     n, c, h, w = img.shape
-    gx = 2 * px / max(w - 1, 1) - 1
-    gy = 2 * py / max(h - 1, 1) - 1
-    grid = torch.stack([gx, gy], dim=-1).reshape(n * c, 1, -1, 2)
-    out = F.grid_sample(img.reshape(n * c, 1, h, w), grid.to(img.dtype), mode="bicubic",
-                        padding_mode="border", align_corners=True)
-    return out.reshape(n, c, -1)
+    if px.shape[1] == 1:
+        return sample_at(img, px[:, 0], py[:, 0], "bicubic", "border")
+    return sample_at(img.reshape(n * c, 1, h, w), px.reshape(n * c, -1), py.reshape(n * c, -1),
+                     "bicubic", "border").reshape(n, c, -1)
 
 
 def phase_correlation(frames: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
@@ -172,20 +185,6 @@ class _Level:
     ref: torch.Tensor  # (C, h, w)
     stride: float
     offsets: torch.Tensor  # (C, 2) raw position of pixel (0, 0) of each channel
-
-
-def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    if sigma <= 0:
-        return x
-    r = max(1, math.ceil(3 * sigma))
-    t = torch.arange(-r, r + 1, dtype=x.dtype)
-    k = torch.exp(-t * t / (2 * sigma * sigma))
-    k = k / k.sum()
-    n, c, h, w = x.shape
-    y = F.pad(x.reshape(n * c, 1, h, w), (r, r, r, r), mode="replicate")
-    y = F.conv2d(y, k.view(1, 1, 1, -1))
-    y = F.conv2d(y, k.view(1, 1, -1, 1))
-    return y.reshape(n, c, h, w)
 
 
 def _pyramid(frames: torch.Tensor, ref: torch.Tensor, min_size: int,
@@ -289,13 +288,10 @@ def _gn_level(lv: _Level, hn: torch.Tensor, norm: tuple[float, float, float],
         px = (ux * L + cx - lv.offsets[:, 0:1]) / lv.stride
         py = (uy * L + cy - lv.offsets[:, 1:2]) / lv.stride
         valid = (px >= 0) & (px <= w - 1) & (py >= 0) & (py <= h - 1)
-        if c == 1:  # value and gradients at the same points: one sampling call
-            grid = torch.stack([2 * px / max(w - 1, 1) - 1, 2 * py / max(h - 1, 1) - 1], -1)
-            s = F.grid_sample(stack.expand(k, -1, -1, -1), grid, mode="bicubic",
-                              padding_mode="border", align_corners=True)[:, :, 0]
-        else:
-            s = _sample(stack.expand(k, -1, -1, -1),
-                        px.repeat(1, 3, 1), py.repeat(1, 3, 1))  # (K, 3C, M)
+        # value and gradients: at the same points when there is one channel
+        rep = 1 if c == 1 else 3
+        s = _sample(stack.expand(k, -1, -1, -1), px.repeat(1, rep, 1),
+                    py.repeat(1, rep, 1))  # (K, 3C, M)
         iw, gx, gy = s[:, :c], s[:, c:2 * c], s[:, 2 * c:]
         r = y - iw
         # d(pixel position)/d(normalised position) = L / stride
@@ -359,9 +355,8 @@ def align_burst(raw: torch.Tensor, config: AlignConfig = AlignConfig(),
     return Alignment(*(t.clone() for t in (out.matrices, out.ok, out.overlap, out.ncc)))
 
 
-def _align(raw: torch.Tensor, config: AlignConfig = AlignConfig(),
-                init: torch.Tensor | None = None,
-                exposure: torch.Tensor | None = None) -> Alignment:
+def _align(raw: torch.Tensor, config: AlignConfig, init: torch.Tensor | None,
+           exposure: torch.Tensor | None) -> Alignment:
     """Implementation of :func:`align_burst`."""
     if raw.dim() != 3:
         raise InputError(f"expected a burst (K, H, W), got shape {tuple(raw.shape)}")
@@ -371,15 +366,13 @@ def _align(raw: torch.Tensor, config: AlignConfig = AlignConfig(),
     if exposure is not None:
         x = x / torch.as_tensor(exposure, dtype=dt).reshape(-1, 1, 1)
     planes = pack(x)  # (K, 4, H/2, W/2)
-    cx, cy, L = (ww - 1) / 2, (hh - 1) / 2, max(hh, ww) / 2
-    t = torch.tensor([[L, 0, cx], [0, L, cy], [0, 0, 1]], dtype=dt)
-    tinv = torch.linalg.inv(t)
+    grey = planes.mean(1)  # 2x2 cell means: luminance at (2u + .5, 2v + .5)
+    t, tinv, norm = normaliser(hh, ww, dt)
     if init is not None:
         m0 = torch.as_tensor(init, dtype=dt).clone()
     else:
         m0 = torch.eye(3, dtype=dt).repeat(k, 1, 1)
         if config.phase_init and k > 1:
-            grey = planes.mean(1)
             shift = phase_correlation(grey[1:], grey[0]) * 2  # half-res -> raw pixels
             m0[1:, 0, 2], m0[1:, 1, 2] = shift[:, 0], shift[:, 1]
     if k == 1:
@@ -387,23 +380,20 @@ def _align(raw: torch.Tensor, config: AlignConfig = AlignConfig(),
     hn = tinv @ m0[1:] @ t
     gens = _generators(config.model, dt, raw.device)
     stride = 2.0
-    if config.proxy == "grey":  # 2x2 cell means: anti-aliased luminance at (2u+.5, 2v+.5)
-        work = planes.mean(1, keepdim=True)
+    if config.proxy == "grey":
+        work = grey[:, None]
         offs = torch.tensor([[0.5, 0.5]], dtype=dt)
     elif config.proxy == "full":  # 3x3 cell means at every raw pixel: luminance, stride 1
-        import torch.nn.functional as F2
-
         k3 = torch.tensor([1.0, 2.0, 1.0], dtype=dt)
         k3 = (k3[:, None] * k3[None, :] / 16).view(1, 1, 3, 3)
-        work = F2.conv2d(F2.pad(x[:, None], (1, 1, 1, 1), mode="reflect"), k3)
+        work = F.conv2d(F.pad(x[:, None], (1, 1, 1, 1), mode="reflect"), k3)
         offs = torch.tensor([[0.0, 0.0]], dtype=dt)
         stride = 1.0
     else:
         work = planes
         offs = torch.tensor(PLANE_OFFSETS, dtype=dt)
-    work = _blur(work, config.blur)
     for lv in _pyramid(work[1:], work[0], config.min_size, offs, stride):
-        hn, overlap, ncc = _gn_level(lv, hn, (cx, cy, L), config, gens)
+        hn, overlap, ncc = _gn_level(lv, hn, norm, config, gens)
     m = torch.cat([torch.eye(3, dtype=dt)[None], t @ hn @ tinv])
     overlap = torch.cat([torch.ones(1), overlap.float()])
     ncc = torch.cat([torch.ones(1, dtype=ncc.dtype), ncc])
@@ -428,4 +418,3 @@ def endpoint_error(est: torch.Tensor, true: torch.Tensor, h: int, w: int,
 
 __all__ = ["AlignConfig", "Alignment", "MotionModel", "align_burst", "endpoint_error",
            "hr_to_raw", "phase_correlation", "raw_to_hr"]
-_ = math

@@ -21,6 +21,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from inversa.burst.sampling import sample_at
 from inversa.camera.cfa import cfa_masks
 from inversa.camera.demosaic import demosaic_bilinear, demosaic_malvar
 from inversa.camera.noise import NoiseLevels
@@ -69,12 +70,8 @@ def merge(raw: torch.Tensor, cfa: str, matrices_hr: torch.Tensor, scale: int,
     if sample_weights is not None:
         wts = wts * sample_weights.to(dt).reshape(k, -1)
     if noise is not None or robust:
-        gx = (2 * px / max(ww - 1, 1) - 1)
-        gy = (2 * py / max(hh - 1, 1) - 1)
-        pred = F.grid_sample(ref[None].expand(k, -1, -1, -1),
-                             torch.stack([gx, gy], -1).reshape(k, 1, -1, 2),
-                             mode="bilinear", padding_mode="border", align_corners=True)
-        pred = pred.reshape(k, 3, -1).gather(1, chan.expand(k, 1, -1)).squeeze(1)
+        pred = sample_at(ref[None].expand(k, -1, -1, -1), px, py, padding="border")  # (K, 3, N)
+        pred = pred.gather(1, chan.expand(k, 1, -1)).squeeze(1)
         lv = noise if noise is not None else NoiseLevels(1e-3, 1e-5)
         var = lv.variance(pred.clamp(min=0)) + 1e-8
         if robust:

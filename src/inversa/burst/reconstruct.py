@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import torch
@@ -154,9 +154,6 @@ def single(raw0: torch.Tensor, cfa: str, scale: int, noise: NoiseLevels,
     """Reference frame only: joint demosaicking + denoising (the MAP problem at the
     sensor resolution with a colour TV prior, started from the Malvar-He-Cutler
     demosaic), then bicubic upsampling by ``scale``."""
-    from dataclasses import replace
-
-
     eye = torch.eye(3, dtype=torch.float64)[None]
     h, w = raw0.shape
     a = BurstOperator(eye, (3, h, w), 1, cfa)

@@ -17,15 +17,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from inversa.burst.align import MotionModel, _generators, _weights, gauss_newton_step, project
+from inversa.burst.align import (
+    MotionModel,
+    _generators,
+    _weights,
+    gauss_newton_step,
+    normaliser,
+    project,
+)
+from inversa.burst.sampling import sample_at
 from inversa.camera.cfa import cfa_masks
-
-
-def _grid_sample(img: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
-    """Bilinear samples, zero outside: img (K, C, H, W), positions (K, H, W)."""
-    h, w = img.shape[-2:]
-    grid = torch.stack([2 * px / (w - 1) - 1, 2 * py / (h - 1) - 1], dim=-1).to(img.dtype)
-    return F.grid_sample(img, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
 
 
 def refine_motions(x: torch.Tensor, raw: torch.Tensor, cfa: str, matrices_hr: torch.Tensor,
@@ -44,9 +45,7 @@ def refine_motions(x: torch.Tensor, raw: torch.Tensor, cfa: str, matrices_hr: to
     gx[..., 1:-1] = (xd[..., 2:] - xd[..., :-2]) / 2
     gy[..., 1:-1, :] = (xd[..., 2:, :] - xd[..., :-2, :]) / 2
     stack = torch.cat([xd, gx, gy], dim=1)  # (1, 9, H, W)
-    cx, cy, L = (ww - 1) / 2, (hh - 1) / 2, max(hh, ww) / 2
-    t = torch.tensor([[L, 0, cx], [0, L, cy], [0, 0, 1]], dtype=dt)
-    tinv = torch.linalg.inv(t)
+    t, tinv, (cx, cy, L) = normaliser(hh, ww, dt)
     hn = tinv @ matrices_hr.to(dt)[1:] @ t
     gens = _generators(model, dt, x.device)
     ys, xs = torch.meshgrid(torch.arange(hh, dtype=dt), torch.arange(ww, dtype=dt), indexing="ij")
@@ -60,7 +59,7 @@ def refine_motions(x: torch.Tensor, raw: torch.Tensor, cfa: str, matrices_hr: to
     for _ in range(iterations):
         ux, uy, dux, duy = project(hn, nx, ny, gens)  # (K-1, H, W), (K-1, H, W, P)
         px, py = ux * L + cx, uy * L + cy
-        s = _grid_sample(stack.expand(k - 1, -1, -1, -1), px, py)  # (K-1, 9, H, W)
+        s = sample_at(stack.expand(k - 1, -1, -1, -1), px, py)  # (K-1, 9, H, W), 0 outside
         pred = to_raw(s[:, :3])
         valid = to_raw(((px >= 0) & (px <= ww - 1) & (py >= 0) & (py <= hh - 1)).to(dt)
                        [:, None].expand(-1, 3, -1, -1)) > 0.999

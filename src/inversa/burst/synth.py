@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from inversa.burst.motion import MotionConfig, random_motions
+from inversa.burst.sampling import sample_at
 from inversa.camera.burstio import Burst
 from inversa.camera.cfa import check_pattern, mosaic
 from inversa.camera.isp import ISPParams
@@ -100,12 +101,9 @@ def warp_frames(x: torch.Tensor, motions: torch.Tensor, box: tuple[int, int, int
                             torch.arange(w, dtype=torch.float64), indexing="ij")
     q = torch.stack([xs.reshape(-1), ys.reshape(-1), torch.ones(h * w, dtype=torch.float64)])
     p = motions.double() @ q  # (K, 3, N)
-    px = p[:, 0] / p[:, 2] + left
-    py = p[:, 1] / p[:, 2] + top
-    grid = torch.stack([2 * px / (ww - 1) - 1, 2 * py / (hh - 1) - 1], dim=-1)
-    grid = grid.reshape(k, h, w, 2).to(x.dtype)
-    return F.grid_sample(x.expand(k, c, hh, ww), grid, mode=interpolation,
-                         padding_mode="reflection", align_corners=True)
+    px = (p[:, 0] / p[:, 2] + left).reshape(k, h, w)
+    py = (p[:, 1] / p[:, 2] + top).reshape(k, h, w)
+    return sample_at(x.expand(k, c, hh, ww), px, py, interpolation, "reflection")
 
 
 def synthesize_burst(srgb: torch.Tensor, config: SynthConfig = SynthConfig(),
