@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from inversa.cli import synth, train
+from inversa.cli import exo, synth, train
 from inversa.cli.burst import burst_cmd
 from inversa.cli.demo import demo_cmd
 from inversa.cli.isp import isp_cmd
@@ -21,6 +21,7 @@ app.command("burst")(burst_cmd)
 app.command("demo")(demo_cmd)
 app.add_typer(synth.app, name="synth")
 app.add_typer(train.app, name="train")
+app.add_typer(exo.app, name="exo")
 
 
 def main() -> None:

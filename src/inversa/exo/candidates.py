@@ -1,0 +1,85 @@
+"""Candidates: local maxima of an S/N map above a threshold, with sub-pixel positions."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+
+from inversa.exo.geometry import to_polar
+
+
+@dataclass
+class Candidate:
+    """One detection, in the derotated frame (x column, y row, pixels)."""
+
+    id: int
+    x: float
+    y: float
+    separation: float
+    position_angle: float
+    snr: float
+    flux: float = math.nan
+    flux_err: float = math.nan
+
+    def as_row(self) -> dict:
+        return asdict(self)
+
+
+def local_maxima(snr: torch.Tensor, threshold: float, min_distance: float
+                 ) -> list[tuple[int, int]]:
+    """``(y, x)`` of pixels that are the maximum within ``min_distance`` and at least
+    ``threshold``, brightest first.
+
+    >>> m = torch.zeros(9, 9); m[4, 4] = 6.0; m[4, 5] = 5.5; m[1, 1] = 5.2
+    >>> local_maxima(m, 5.0, 2.0)
+    [(4, 4), (1, 1)]
+    """
+    k = 2 * int(math.ceil(min_distance)) + 1
+    s = torch.nan_to_num(snr, nan=-math.inf)
+    pooled = F.max_pool2d(s[None, None], k, stride=1, padding=k // 2)[0, 0]
+    peaks = ((s == pooled) & (s >= threshold)).nonzero()
+    vals = s[peaks[:, 0], peaks[:, 1]]
+    order = torch.argsort(vals, descending=True)
+    kept: list[tuple[int, int]] = []
+    for i in order.tolist():
+        y, x = int(peaks[i, 0]), int(peaks[i, 1])
+        if all((y - a) ** 2 + (x - b) ** 2 > min_distance ** 2 for a, b in kept):
+            kept.append((y, x))
+    return kept
+
+
+def refine(snr: torch.Tensor, y: int, x: int) -> tuple[float, float]:
+    """Sub-pixel peak position: a parabola through the maximum and its neighbours, per
+    axis (offsets clipped to half a pixel)."""
+    h, w = snr.shape
+
+    def offset(m1: float, c: float, p1: float) -> float:
+        den = m1 - 2 * c + p1
+        if not all(math.isfinite(v) for v in (m1, c, p1)) or den >= 0:
+            return 0.0
+        return max(-0.5, min(0.5, 0.5 * (m1 - p1) / den))
+
+    c = float(snr[y, x])
+    dx = offset(float(snr[y, x - 1]), c, float(snr[y, x + 1])) if 0 < x < w - 1 else 0.0
+    dy = offset(float(snr[y - 1, x]), c, float(snr[y + 1, x])) if 0 < y < h - 1 else 0.0
+    return x + dx, y + dy
+
+
+def find_candidates(snr: torch.Tensor, threshold: float, fwhm: float,
+                    flux: torch.Tensor | None = None, flux_err: torch.Tensor | None = None
+                    ) -> list[Candidate]:
+    """Candidates at least one FWHM apart, brightest first, with the flux maps' values at
+    the peak pixel when given."""
+    out = []
+    for i, (y, x) in enumerate(local_maxima(snr, threshold, fwhm)):
+        xs, ys = refine(snr, y, x)
+        sep, pa = to_polar(xs, ys, tuple(snr.shape))
+        out.append(Candidate(
+            id=i + 1, x=xs, y=ys, separation=float(sep), position_angle=float(pa),
+            snr=float(snr[y, x]),
+            flux=float(flux[y, x]) if flux is not None else math.nan,
+            flux_err=float(flux_err[y, x]) if flux_err is not None else math.nan))
+    return out
