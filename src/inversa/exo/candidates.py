@@ -40,7 +40,7 @@ def local_maxima(snr: torch.Tensor, threshold: float, min_distance: float
     k = 2 * int(math.ceil(min_distance)) + 1
     s = torch.nan_to_num(snr, nan=-math.inf)
     pooled = F.max_pool2d(s[None, None], k, stride=1, padding=k // 2)[0, 0]
-    peaks = ((s == pooled) & (s >= threshold)).nonzero()
+    peaks = ((s == pooled) & (s >= threshold) & torch.isfinite(snr)).nonzero()
     vals = s[peaks[:, 0], peaks[:, 1]]
     order = torch.argsort(vals, descending=True)
     kept: list[tuple[int, int]] = []

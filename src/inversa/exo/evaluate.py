@@ -76,7 +76,7 @@ class CampaignResult:
     def auc(self) -> float:
         """Area under TPR(FPR), from the exact ranks (Mann-Whitney statistic)."""
         pos = np.array([s for _, _, s in self.injected])
-        neg = self.background_peaks
+        neg = self.background_peaks[np.isfinite(self.background_peaks)]
         if len(pos) == 0 or len(neg) == 0:
             return math.nan
         from scipy.stats import mannwhitneyu

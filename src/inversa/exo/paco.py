@@ -20,13 +20,13 @@ the maximum-likelihood flux and its standard deviation are
 so the S/N follows N(0, 1) where there is no source. ``flux`` is the amplitude in units of
 the PSF stamp: the contrast when the stamp is the unocculted star at the same exposure.
 
-Robust variant: frames whose patch is far from the model (Mahalanobis distance
-``d_t^2 = (r - m)^T C^-1 (r - m)`` above ``tau = P + 3 sqrt(2 P)``) get the weight
-``w_t = tau / d_t^2`` in the statistics and in ``a``, ``b``; then
+Robust variant: frames whose patch is an outlier at a location (a bad frame, a
+transient) get a weight ``w_t < 1`` (:func:`_robust_weights`) in the statistics and in
+``a``, ``b``; then
 ``Var(b) = sum_t w_t^2 h^T C^-1 h`` replaces ``a`` in the S/N and the error bar.
 
-Missing data: NaN pixels are replaced by their temporal median for the statistics and
-a frame whose patch holds a NaN gets weight 0 at that location.
+Missing data: NaN pixels are filled from their neighbours (:func:`_impute`); a frame
+whose patch holds a transient NaN gets weight 0 at that location.
 
 Memory: candidates are processed in rings of ``chunk`` pixels sorted by separation; the
 statistics are computed only at the locations their trajectories visit, so the memory is
@@ -112,14 +112,27 @@ def local_statistics(patches: torch.Tensor, weights: torch.Tensor, jitter: float
 
 
 def _impute(cube: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """NaNs replaced by the pixel's temporal median (0 if always NaN) and the validity
-    mask (T, H, W)."""
-    valid = torch.isfinite(cube)
-    if bool(valid.all()):
-        return cube, valid
-    med = torch.nanmedian(cube, dim=0).values
-    med = torch.nan_to_num(med, nan=0.0, posinf=0.0, neginf=0.0)
-    return torch.where(valid, cube, med.expand_as(cube)), valid
+    """Fill NaNs and return the data and the mask of pixels to reject (T, H, W).
+
+    Each NaN is replaced by the mean of its finite 3x3 neighbours in the same frame (or,
+    failing that, by the pixel's temporal median, or 0). Pixels that are NaN in at most
+    half of the frames (transient defects) are also rejected: a frame whose patch holds
+    one gets weight 0 at that location. Pixels NaN in most frames (dead pixels) are
+    only filled, so that they do not remove every frame around them."""
+    import torch.nn.functional as F
+
+    bad = ~torch.isfinite(cube)
+    if not bool(bad.any()):
+        return cube, bad
+    x = torch.nan_to_num(cube, nan=0.0, posinf=0.0, neginf=0.0)
+    ok = (~bad).to(cube.dtype)
+    k = torch.ones(1, 1, 3, 3, dtype=cube.dtype)
+    num = F.conv2d((x * ok)[:, None], k, padding=1)[:, 0]
+    den = F.conv2d(ok[:, None], k, padding=1)[:, 0]
+    med = torch.nan_to_num(torch.nanmedian(cube, dim=0).values).expand_as(cube)
+    fill = torch.where(den > 0, num / den.clamp_min(1), med)
+    reject = bad & (bad.to(torch.float32).mean(0) <= 0.5)
+    return torch.where(bad, fill, x), reject
 
 
 class _Frames:
@@ -127,9 +140,9 @@ class _Frames:
 
     def __init__(self, cube: torch.Tensor, psf: torch.Tensor, radius: float, steps: int):
         self.t, self.h, self.w = cube.shape
-        data, valid = _impute(cube.to(torch.float32))
+        data, reject = _impute(cube.to(torch.float32))
         self.flat = data.reshape(self.t, -1)
-        self.bad = (~valid).reshape(self.t, -1)
+        self.bad = reject.reshape(self.t, -1)
         self.any_bad = bool(self.bad.any())
         self.dy, self.dx = disc_offsets(radius)
         self.r = int(math.floor(radius))
@@ -146,13 +159,17 @@ class _Frames:
         return pt, wt
 
 
-def _robust_weights(pt: torch.Tensor, m: torch.Tensor, cinv: torch.Tensor) -> torch.Tensor:
-    """``min(1, tau / d_t^2)`` with ``tau = P + 3 sqrt(2P)`` (U, T)."""
-    p = pt.shape[-1]
-    d = pt - m[:, None]
-    d2 = torch.einsum("utp,upq,utq->ut", d, cinv, d)
-    tau = p + 3 * math.sqrt(2 * p)
-    return (tau / d2.clamp_min(1e-12)).clamp(max=1.0)
+def _robust_weights(pt: torch.Tensor) -> torch.Tensor:
+    """Frame weights (U, T) ``min(1, tau / e_t)`` from the robustly whitened energy
+    ``e_t = sum_p ((r_tp - med_p) / sigma_p)^2`` of each frame's patch (median and
+    ``1.4826 MAD`` over frames), with ``tau = med(e) + 5 x 1.4826 MAD(e)``."""
+    med = pt.median(dim=1, keepdim=True).values
+    dev = pt - med
+    sigma = 1.4826 * dev.abs().median(dim=1, keepdim=True).values
+    e = (dev / sigma.clamp_min(1e-12)).square().sum(-1)
+    em = e.median(dim=1, keepdim=True).values
+    tau = em + 5 * 1.4826 * (e - em).abs().median(dim=1, keepdim=True).values
+    return (tau / e.clamp_min(1e-12)).clamp(max=1.0)
 
 
 def _grouped_matvec(mats: torch.Tensor, which: torch.Tensor, vecs: torch.Tensor) -> torch.Tensor:
@@ -195,12 +212,9 @@ def _ab(frames: _Frames, angles: torch.Tensor, xs: torch.Tensor, ys: torch.Tenso
     loc = iy[sel] * frames.w + ix[sel]  # (n', T)
     uniq, inv = torch.unique(loc, return_inverse=True)
     pt, wt = frames.patches(uniq // frames.w, uniq % frames.w)
-    m, cinv = local_statistics(pt, wt, cfg.jitter)
     if cfg.robust:
-        for _ in range(2):
-            wr = _robust_weights(pt, m, cinv) * wt
-            m, cinv = local_statistics(pt, wr, cfg.jitter)
-        wt = _robust_weights(pt, m, cinv) * wt
+        wt = _robust_weights(pt) * wt
+    m, cinv = local_statistics(pt, wt, cfg.jitter)
     tt = torch.arange(t).expand_as(inv)
     h = frames.bank.values(fx[sel], fy[sel])  # (n', T, P)
     v = _grouped_matvec(cinv, inv.reshape(-1), h.reshape(-1, h.shape[-1])).reshape(h.shape)

@@ -1,0 +1,132 @@
+"""``inversa exo``: simulate -> detect (every method) -> evaluate, inject, and bad input
+-> one line, exit status 2, nothing written."""
+
+import json
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.table import Table
+from typer.testing import CliRunner
+
+from inversa.cli.main import app
+
+runner = CliRunner()
+
+
+def _ok(args):
+    res = runner.invoke(app, [str(a) for a in args])
+    assert res.exit_code == 0, res.output
+    return res
+
+
+def _fails(args, tmp_path, match=None):
+    before = set(tmp_path.rglob("*"))
+    res = runner.invoke(app, [str(a) for a in args])
+    assert res.exit_code == 2, res.output
+    lines = [line for line in res.output.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("inversa: error:"), res.output
+    if match:
+        assert match in lines[0], lines[0]
+    assert set(tmp_path.rglob("*")) == before, "something was written"
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    d = tmp_path_factory.mktemp("exo") / "sim"
+    _ok(["exo", "simulate", "-o", d, "--frames", 16, "--size", 64, "--planets", 2,
+         "--contrast", "2e-4..3e-4", "--subframes", 2, "--seed", 1, "--rotation", 60])
+    return d
+
+
+@pytest.mark.parametrize("cmd", [["exo"], ["exo", "simulate"], ["exo", "inject"],
+                                 ["exo", "detect"], ["exo", "evaluate"]])
+def test_help(cmd):
+    res = runner.invoke(app, [*cmd, "--help"])
+    assert res.exit_code == 0
+    if len(cmd) > 1:
+        assert "Example" in res.output
+
+
+def test_simulate_outputs(sim):
+    assert sorted(p.name for p in sim.iterdir()) == ["angles.fits", "cube.fits", "psf.fits",
+                                                      "truth.json"]
+    truth = json.loads((sim / "truth.json").read_text())
+    assert len(truth["companions"]) == 2
+    assert fits.getdata(sim / "cube.fits").shape == (16, 64, 64)
+
+
+@pytest.mark.parametrize("method", ["paco", "pca", "cadi"])
+def test_detect_finds_the_simulated_companions(sim, tmp_path, method):
+    out = tmp_path / "det"
+    _ok(["exo", "detect", sim / "cube.fits", "--angles", sim / "angles.fits", "--psf",
+         sim / "psf.fits", "--method", method, "-o", out])
+    names = {p.name for p in out.iterdir()}
+    assert {"snr.fits", "candidates.ecsv", "detection.png", "report.json"} <= names
+    assert ("flux.fits" in names) == (method == "paco")
+    assert fits.getheader(out / "snr.fits")["ORIGIN"] == "inversa exo simulate"  # header kept
+    cands = Table.read(out / "candidates.ecsv")
+    truth = json.loads((sim / "truth.json").read_text())["companions"]
+    found = [any(np.hypot(r["x"] - t["x"], r["y"] - t["y"]) < 2 for r in cands) for t in truth]
+    if method == "paco":
+        assert all(found)
+        for t in truth:
+            r = min(cands, key=lambda r: np.hypot(r["x"] - t["x"], r["y"] - t["y"]))
+            assert abs(r["flux"] - t["contrast"]) < 0.3 * t["contrast"]
+    else:
+        assert any(found)
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["config"]["method"] == method and rep["seconds"]["total"] > 0
+
+
+def test_multi_extension_and_inject(sim, tmp_path):
+    out = tmp_path / "inj.fits"
+    _ok(["exo", "inject", sim / "cube.fits", "--angles", sim / "angles.fits", "--psf",
+         sim / "psf.fits", "--companion", "20,100,5e-4", "-o", out])
+    before = fits.getdata(sim / "cube.fits")
+    after = fits.getdata(out)
+    assert after.shape == before.shape and float((after - before).sum()) > 0
+    truth = json.loads((tmp_path / "inj.truth.json").read_text())
+    assert truth["companions"][0]["separation"] == 20
+
+
+def test_evaluate_small_campaign(sim, tmp_path):
+    out = tmp_path / "eval"
+    _ok(["exo", "evaluate", sim / "cube.fits", "--angles", sim / "angles.fits", "--psf",
+         sim / "psf.fits", "--method", "cadi", "--contrasts", "1e-4,1e-3", "--repeats", 1,
+         "--separations", "12,20", "-o", out])
+    s = json.loads((out / "summary.json").read_text())
+    assert s["injected"] == 4 and 0 <= s["auc"] <= 1
+    assert {"roc.png", "contrast.png", "snr_hist.png", "roc.ecsv", "contrast.ecsv",
+            "injections.ecsv"} <= {p.name for p in out.iterdir()}
+
+
+def test_bad_input(sim, tmp_path):
+    cube, ang, psf = sim / "cube.fits", sim / "angles.fits", sim / "psf.fits"
+    fits.PrimaryHDU(np.zeros(5)).writeto(tmp_path / "a5.fits")
+    fits.PrimaryHDU(fits.getdata(cube)[0]).writeto(tmp_path / "img.fits")
+    fits.PrimaryHDU(np.full((4, 16, 16), np.nan)).writeto(tmp_path / "nan.fits")
+    fits.PrimaryHDU().writeto(tmp_path / "nodata.fits")
+    fits.PrimaryHDU(np.ones((99, 99))).writeto(tmp_path / "big.fits")
+    fits.PrimaryHDU(np.roll(fits.getdata(psf), 5, 1)).writeto(tmp_path / "off.fits")
+    out = tmp_path / "o"
+    base = ["exo", "detect"]
+    _fails([*base, cube, "--angles", tmp_path / "a5.fits", "--psf", psf, "-o", out], tmp_path,
+           "5 angles for 16 frames")
+    _fails([*base, tmp_path / "img.fits", "--angles", ang, "--psf", psf, "-o", out], tmp_path,
+           "2-D image")
+    _fails([*base, tmp_path / "nan.fits", "--angles", ang, "--psf", psf, "-o", out], tmp_path,
+           "NaN")
+    _fails([*base, tmp_path / "nodata.fits", "--angles", ang, "--psf", psf, "-o", out],
+           tmp_path, "no image data")
+    _fails([*base, cube, "--angles", ang, "--psf", tmp_path / "big.fits", "-o", out], tmp_path,
+           "larger than the frames")
+    _fails([*base, cube, "--angles", ang, "--psf", tmp_path / "off.fits", "-o", out], tmp_path,
+           "not centred")
+    _fails([*base, cube, "--angles", ang, "--psf", psf, "--method", "magic", "-o", out],
+           tmp_path, "unknown method")
+    _fails([*base, cube, "-o", out], tmp_path, "ANGLES")
+    _fails(["exo", "simulate", "-o", tmp_path / "s", "--contrast", "5..1"], tmp_path,
+           "--contrast")
+    _fails(["exo", "inject", cube, "--angles", ang, "--psf", psf, "-o", tmp_path / "x.fits"],
+           tmp_path, "nothing to inject")
