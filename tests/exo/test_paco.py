@@ -95,7 +95,7 @@ def test_chunking_does_not_change_the_result(small_sim):
 def test_map_and_point_estimates_agree(small_sim):
     s = small_sim
     maps = paco_map(s.cube, s.angles, s.psf, PacoConfig(calibrate=False))
-    flux, err, snr = paco_at(s.cube, s.angles, s.psf, torch.tensor([40.0]), torch.tensor([25.0]),
+    flux, _, snr = paco_at(s.cube, s.angles, s.psf, torch.tensor([40.0]), torch.tensor([25.0]),
                              PacoConfig(calibrate=False))
     assert math.isclose(float(snr[0]), float(maps.snr[25, 40]), rel_tol=1e-4, abs_tol=1e-4)
     assert math.isclose(float(flux[0]), float(maps.flux[25, 40]), rel_tol=1e-4, abs_tol=1e-9)
