@@ -26,6 +26,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python benchmarks/bench_denoise.py
 	$(BIN)/python benchmarks/bench_deblur.py
 	$(BIN)/python benchmarks/bench_raw_noise.py
@@ -33,6 +34,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_align.py
 	$(BIN)/python benchmarks/bench_burst.py
 	$(BIN)/python benchmarks/bench_large.py
+	$(BIN)/python benchmarks/bench_exo.py --cubes 6 --seed0 100
+	$(BIN)/python benchmarks/bench_exo_large.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

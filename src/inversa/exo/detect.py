@@ -185,9 +185,10 @@ def report(det: Detection, obs: Observation, extra: dict | None = None) -> dict:
     }
 
 
-def write_outputs(det: Detection, obs: Observation, out: Path,
-                  extra: dict | None = None) -> list[str]:
-    """Write the outputs into ``out`` (created, or existing and empty) all or nothing."""
+def write_outputs(det: Detection, obs: Observation, out: Path, extra: dict | None = None,
+                  more: Callable[[Path], None] | None = None) -> list[str]:
+    """Write the outputs into ``out`` (created, or existing and empty) all or nothing;
+    ``more(tmp_folder)`` may add files before the folder appears."""
     from inversa.atomic import Staged, check_new_folder
 
     check_new_folder(out)
@@ -212,6 +213,8 @@ def write_outputs(det: Detection, obs: Observation, out: Path,
         rep = report(det, obs, extra)
         (tmp / "report.json").write_text(json.dumps(rep, indent=2, default=_jsonable))
         names.extend(["candidates.ecsv", "detection.png", "report.json"])
+        if more is not None:
+            more(tmp)
 
     with Staged() as st:
         st.stage_folder(out, fill)

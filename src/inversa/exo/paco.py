@@ -28,6 +28,8 @@ transient) get a weight ``w_t < 1`` (:func:`_robust_weights`) in the statistics 
 Missing data: NaN pixels are filled from their neighbours (:func:`_impute`); a frame
 whose patch holds a transient NaN gets weight 0 at that location.
 
+Device: the computation runs on the CPU (inputs on another device are copied).
+
 Memory: candidates are processed in rings of ``chunk`` pixels sorted by separation; the
 statistics are computed only at the locations their trajectories visit, so the memory is
 ``O(chunk T P^2)``, whatever the frame size.
@@ -233,7 +235,9 @@ def _channels(cube: torch.Tensor, psf: torch.Tensor, angles: torch.Tensor
     if cube.dim() not in (3, 4):
         raise InputError(f"expected a cube (T, H, W) or (L, T, H, W), got {tuple(cube.shape)}",
                          field="cube")
-    cubes = cube if cube.dim() == 4 else cube[None]
+    cubes = (cube if cube.dim() == 4 else cube[None]).cpu()  # PACO runs on the CPU
+    psf = psf.cpu()
+    angles = angles.cpu()
     psfs = psf if psf.dim() == 3 else psf[None].expand(cubes.shape[0], *psf.shape)
     if psfs.shape[0] != cubes.shape[0]:
         raise InputError(f"{psfs.shape[0]} PSF stamps for {cubes.shape[0]} channels",
