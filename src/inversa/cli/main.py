@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from inversa.cli import exo, synth, train
+from inversa.cli import batch, exo, synth, train
 from inversa.cli.burst import burst_cmd
 from inversa.cli.demo import demo_cmd
 from inversa.cli.isp import isp_cmd
@@ -22,6 +22,7 @@ app.command("demo")(demo_cmd)
 app.add_typer(synth.app, name="synth")
 app.add_typer(train.app, name="train")
 app.add_typer(exo.app, name="exo")
+app.add_typer(batch.app, name="batch")
 
 
 def main() -> None:

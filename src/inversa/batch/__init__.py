@@ -1,0 +1,1 @@
+"""Batch processing of archives (observations, bursts) on a Dask cluster, resumably."""
