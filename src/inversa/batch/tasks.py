@@ -14,14 +14,12 @@ MARKER = "done.json"
 
 
 def one_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0] if text else ''}" if not _is_input(e) else text[0]
-
-
-def _is_input(e: BaseException) -> bool:
+    """The first line of the error; prefixed by its type unless it is bad input."""
     from inversa.errors import InputError
 
-    return isinstance(e, InputError)
+    lines = str(e).strip().splitlines()
+    first = lines[0] if lines else ""
+    return first if isinstance(e, InputError) else f"{type(e).__name__}: {first}"
 
 
 def marker_writer(item_id: str, config_hash: str, seconds: float):

@@ -291,7 +291,6 @@ def evaluate_cmd(
         campaign,
         campaign_tables,
         plot_campaign,
-        pseudo_angles,
         summary,
     )
     from inversa.exo.io import read_observation
@@ -302,7 +301,6 @@ def evaluate_cmd(
     cc = CampaignConfig(contrasts=parse_floats(contrasts, "--contrasts"),
                         separations=parse_floats(separations, "--separations")
                         if separations else None, repeats=repeats, pseudo=pseudo, seed=seed)
-    pseudo_angles(__import__("torch").zeros(2), pseudo, seed)  # validate early
     check_new_folder(out)
     obs = read_observation(cube, angles, psf, psf_scale)
     with progress_bar(f"{method} injection campaign") as bar:

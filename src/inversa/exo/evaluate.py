@@ -44,6 +44,13 @@ class CampaignConfig:
     pseudo: str = "reverse"     # reverse | shuffle
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        if self.pseudo not in ("reverse", "shuffle"):
+            from inversa.errors import InputError
+
+            raise InputError(f"unknown pseudo-angle kind {self.pseudo!r} (reverse | shuffle)",
+                             field="--pseudo")
+
 
 @dataclass
 class CampaignResult:
