@@ -17,6 +17,9 @@ Methods (``ReconConfig.method``):
 - ``merge``: robust kernel regression of the aligned samples (:mod:`inversa.burst.merge`).
 - ``single``: the same MAP problem with the reference frame only (demosaicking, denoising
   and upsampling in one), what a one-frame burst gives.
+- ``learned``: the same problem unrolled with a learned prior and motion refinement in
+  the loop (:mod:`inversa.burst.lkr`), with the shipped weights ``burst_lkr`` (scales 2
+  and 4); :func:`default_method` picks it when weights for the scale exist.
 
 ``anchor`` (bilinear demosaic + bicubic upsampling of the reference) is the baseline that
 every method must beat (see ``docs/benchmarks.md``).
@@ -24,6 +27,7 @@ every method must beat (see ``docs/benchmarks.md``).
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass, field, replace
@@ -43,7 +47,7 @@ from inversa.operators.base import Mask
 from inversa.solvers.base import Stop
 from inversa.solvers.splitting import HQS, sigma_schedule
 
-Method = Literal["single", "merge", "map", "anchor"]
+Method = Literal["single", "merge", "map", "anchor", "learned"]
 PriorName = Literal["tv", "wavelet", "pnp"]
 # weight of the prior: TV / wavelet lambda = factor * reference noise variance; PnP: DPIR's
 # lambda. TV, PnP and the single-frame factor were chosen on training images by
@@ -71,11 +75,12 @@ class ReconConfig:
     sigma_max: float = 49 / 255  # first denoiser level (pnp)
     max_frames: int | None = None  # use the first N frames
     tile: int = 0  # raw pixels per tile side (0: automatic, about 512 output pixels)
+    model: str = "burst_lkr"  # learned: shipped weights by name, or a .pt path
 
     def __post_init__(self) -> None:
         if self.scale not in (1, 2, 3, 4):
             raise InputError(f"scale must be 1, 2, 3 or 4, got {self.scale}", field="scale")
-        if self.method not in ("single", "merge", "map", "anchor"):
+        if self.method not in ("single", "merge", "map", "anchor", "learned"):
             raise InputError(f"unknown method {self.method!r}", field="method")
         if self.prior not in AUTO_LAMBDA:
             raise InputError(f"prior must be tv, wavelet or pnp, got {self.prior!r}",
@@ -204,7 +209,9 @@ def reconstruct(burst: Burst, config: ReconConfig = ReconConfig(),
     if config.method == "anchor":
         return ReconResult(anchor(raw[0], burst.cfa, s).clamp(min=0), None, lv,
                            torch.arange(k) == 0)
-    method = config.method if k > 1 else "single"
+    if config.method == "learned":
+        _check_learned(config)
+    method = config.method if k > 1 or config.method == "learned" else "single"
     alignment = None
     used = torch.ones(k, dtype=torch.bool)
     if method == "single":
@@ -239,6 +246,9 @@ def _region(raw: torch.Tensor, cfa: str, m_hr: torch.Tensor, valid: torch.Tensor
     s = config.scale
     if method == "single":
         return single(raw[0], cfa, s, lv, config)
+    if method == "learned":
+        with torch.no_grad():
+            return lkr_model(config.model)(raw, cfa, m_hr, s, lv, valid).clamp(min=0)
     x = merge(raw, cfa, m_hr, s, lv, sample_weights=valid)
     if method == "merge":
         return x.clamp(min=0)
@@ -254,6 +264,31 @@ def _region(raw: torch.Tensor, cfa: str, m_hr: torch.Tensor, valid: torch.Tensor
         a = BurstOperator(m_hr, (3, h * s, w * s), s, cfa)
         x = map_solve(y, a, x, lv, config, vmask)
     return x
+
+
+@functools.lru_cache(maxsize=2)
+def lkr_model(name: str):
+    """The learned reconstruction's network, loaded once per process."""
+    from inversa.burst.lkr import load_lkr
+
+    return load_lkr(name)
+
+
+def _check_learned(config: ReconConfig) -> None:
+    scales = lkr_model(config.model).config.scales
+    if config.scale not in scales:
+        raise InputError(f"the learned model {config.model!r} was trained for scales "
+                         f"{list(scales)}, not {config.scale}; use --method map",
+                         field="scale")
+
+
+def default_method(scale: int, model: str = "burst_lkr") -> Method:
+    """``learned`` when shipped weights for ``scale`` exist, else ``map``."""
+    from inversa.burst.lkr import has_weights
+
+    if has_weights(model) and scale in lkr_model(model).config.scales:
+        return "learned"
+    return "map"
 
 
 def _shift(dx: float, dy: float) -> torch.Tensor:

@@ -31,15 +31,17 @@ from inversa.camera.cfa import cfa_masks
 
 def refine_motions(x: torch.Tensor, raw: torch.Tensor, cfa: str, matrices_hr: torch.Tensor,
                    scale: int, model: MotionModel = "similarity", iterations: int = 3,
-                   robust: str = "huber") -> torch.Tensor:
+                   robust: str = "huber", differentiable: bool = False) -> torch.Tensor:
     """Refined frame -> reference matrices (K, 3, 3) in high-resolution pixels.
 
     ``x`` (1, 3, H, W) current estimate; ``raw`` (K, h, w) frames. Frame 0 stays fixed.
+    ``differentiable``: keep the dependence of the motions on ``x`` and on the input
+    matrices in the autograd graph (the trainable reconstruction learns through it).
     """
     k, h, w = raw.shape
     hh, ww = h * scale, w * scale
     dt = torch.float64
-    xd = x.detach().to(dt)
+    xd = (x if differentiable else x.detach()).to(dt)
     gx = torch.zeros_like(xd)
     gy = torch.zeros_like(xd)
     gx[..., 1:-1] = (xd[..., 2:] - xd[..., :-2]) / 2

@@ -111,7 +111,7 @@ def burst_cmd(
                                              "of .npz bursts)"),
     out: Path = typer.Option(..., "-o", "--out", help="Output folder (OUT/<id>/ per row)"),
     scale: int = typer.Option(4, help="Super-resolution factor"),
-    method: str = typer.Option("map", help="single | merge | map"),
+    method: str = typer.Option("map", help="single | merge | map | learned"),
     prior: str = typer.Option("pnp", help="tv | wavelet | pnp"),
     workers: int | None = typer.Option(None, help="Local Dask workers"),
     threads: int = typer.Option(1, help="Torch threads per task"),
@@ -123,8 +123,8 @@ def burst_cmd(
 
     Example: inversa batch burst bursts.csv -o results --scale 4 --method map
     """
-    if method not in ("single", "merge", "map"):
-        raise InputError(f"unknown method {method!r}; choose single, merge or map",
+    if method not in ("single", "merge", "map", "learned"):
+        raise InputError(f"unknown method {method!r}; choose single, merge, map or learned",
                          field="--method")
     if scale not in (1, 2, 3, 4):
         raise InputError("scale must be 1, 2, 3 or 4", field="--scale")

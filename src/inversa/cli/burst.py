@@ -21,7 +21,9 @@ def burst_cmd(
                                                       "camera RGB, or .png/.jpg rendered"),
     scale: int = typer.Option(4, help="Super-resolution factor (1 = burst denoising + "
                                       "demosaicking)"),
-    method: str = typer.Option("map", help="single | merge | map"),
+    method: str = typer.Option("auto", help="auto | learned | map | merge | single (auto: "
+                                            "learned when its weights cover the scale, "
+                                            "else map)"),
     prior: str = typer.Option("pnp", help="tv | wavelet | pnp (map and single)"),
     frames: int | None = typer.Option(None, help="Use the first N frames"),
     motion: str = typer.Option("similarity", help="translation | similarity | affine | "
@@ -39,7 +41,7 @@ def burst_cmd(
     """Align the frames (robust Lucas-Kanade on the raw mosaics) and reconstruct the
     reference frame's scene at SCALE times its resolution, linear camera RGB.
 
-    Example: inversa burst burst.npz -o out.png --scale 4 --method map
+    Example: inversa burst burst.npz -o out.png --scale 4 --method learned
     """
     import json
 
@@ -47,7 +49,7 @@ def burst_cmd(
     from rich.console import Console
 
     from inversa.atomic import Staged, check_parent
-    from inversa.burst.reconstruct import ReconConfig, reconstruct
+    from inversa.burst.reconstruct import ReconConfig, default_method, reconstruct
     from inversa.camera.burstio import read_burst
     from inversa.camera.isp import render as isp_render
     from inversa.camera.noise import NoiseLevels
@@ -67,6 +69,8 @@ def burst_cmd(
         raise InputError("--save-motion must end in .json", source=str(save_motion))
     if frames is not None and frames < 1:
         raise InputError(f"--frames must be >= 1, got {frames}", field="--frames")
+    if method == "auto":
+        method = default_method(scale) if scale in (1, 2, 3, 4) else "map"
     config = ReconConfig(method=method, scale=scale, prior=prior, motion=motion,
                          refine=refine, max_frames=frames, tile=tile)
     burst = read_burst(inputs[0] if len(inputs) == 1 else list(inputs))

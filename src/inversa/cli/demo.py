@@ -122,10 +122,11 @@ def exo_step(out: Path, table) -> None:
 
 def burst_step(out: Path, table) -> None:
     """Synthesise a raw burst from a held-out photo, render its reference frame, and
-    reconstruct it (x2): anchor, merge and MAP side by side (burst.png)."""
+    reconstruct it (x2): anchor, merge, MAP and, once its weights ship, the learned
+    reconstruction side by side (burst.png)."""
     import torch.nn.functional as F
 
-    from inversa.burst.reconstruct import ReconConfig, reconstruct
+    from inversa.burst.reconstruct import ReconConfig, default_method, reconstruct
     from inversa.burst.synth import SynthConfig, synthesize_burst
     from inversa.camera.burstio import write_npz
     from inversa.camera.demosaic import demosaic_bilinear
@@ -151,7 +152,10 @@ def burst_step(out: Path, table) -> None:
                   f"8 frames x2, shot {n.shot:.2g} (1-frame estimate {est.shot:.2g})",
                   "", f"{time.time() - t0:.2f}", "burst.npz")
     panels = [("reference frame (x2 nearest)", F.interpolate(ref, scale_factor=2))]
-    for method in ("anchor", "merge", "map"):
+    methods = ["anchor", "merge", "map"]
+    if default_method(2) == "learned":  # the learned reconstruction, once its weights ship
+        methods.append("learned")
+    for method in methods:
         t0 = time.time()
         r = reconstruct(b, ReconConfig(method=method, scale=2))  # blind noise estimate
         dt = time.time() - t0
@@ -162,7 +166,7 @@ def burst_step(out: Path, table) -> None:
                       f"burst_{method}.png")
         panels.append((f"{method} ({p:.2f} dB linear)", img))
     panels.append(("ground truth", gt))
-    montage(panels, out / "burst.png", cols=5)
+    montage(panels, out / "burst.png", cols=len(panels))
 
 
 def montage(panels, path: Path, cols: int = 4) -> None:

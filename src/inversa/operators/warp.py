@@ -95,8 +95,11 @@ class Warp(LinearOperator):
     # -- sampling pattern --------------------------------------------------------
     def _pattern(self, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """Indices and weights of the interpolation taps, cached while the transform is a
-        constant (not when it requires grad: Lucas-Kanade differentiates through it)."""
-        if self.matrix.requires_grad or (torch.is_grad_enabled() and self.matrix.grad_fn):
+        constant (not when it requires grad: Lucas-Kanade differentiates through it),
+        unless ``keep_graph`` was set: then the pattern, with its autograd graph, is reused
+        by every call on this instance (an operator built for one forward pass)."""
+        if not self.__dict__.get("keep_graph", False) and (
+                self.matrix.requires_grad or (torch.is_grad_enabled() and self.matrix.grad_fn)):
             return self._compute_pattern(device, dtype)
         key = (device, dtype)
         cache = self.__dict__.setdefault("_cache", {})

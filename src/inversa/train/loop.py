@@ -6,9 +6,11 @@ and a cosine learning-rate schedule. Every ``ckpt_every`` steps it writes a chec
 when ``fit`` starts, training resumes from it bit-for-bit. One JSON line per ``log_every``
 steps is appended to ``log_path``. Training stops at ``steps``, after ``max_minutes``, or
 when ``validate`` has not improved for ``patience`` validations (early stop); the best
-validated weights are kept. With a time limit, the cosine schedule follows whichever of
-``step / steps`` and ``minutes / max_minutes`` is further along, so the learning rate is
-annealed by the time training stops (then the run is not bit-for-bit reproducible).
+validated weights are kept. A model with a ``param_groups()`` method gives its own Adam
+parameter groups, each with an ``lr_scale`` factor. With a time limit, the cosine
+schedule follows whichever of ``step / steps`` and ``minutes / max_minutes`` is further
+along, so the learning rate is annealed by the time training stops (then the run is not
+bit-for-bit reproducible).
 """
 
 from __future__ import annotations
@@ -58,7 +60,10 @@ def fit(model: torch.nn.Module,
     ``validate(model)`` returns a score where higher is better (e.g. PSNR).
     """
     ckpt_path = Path(ckpt_path)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    # a model may ask for per-group learning-rate factors (e.g. faster scalar parameters)
+    groups = model.param_groups() if hasattr(model, "param_groups") else \
+        [{"params": list(model.parameters()), "lr_scale": 1.0}]
+    opt = torch.optim.Adam(groups, lr=config.lr)
 
     def lr_at(step: int) -> float:
         t = step / max(config.steps, 1)
@@ -88,7 +93,7 @@ def fit(model: torch.nn.Module,
         while state["step"] < config.steps:
             step = state["step"]
             for g in opt.param_groups:
-                g["lr"] = lr_at(step)
+                g["lr"] = lr_at(step) * g.get("lr_scale", 1.0)
             batch = batch_fn(gen)
             loss = loss_fn(model, batch)
             opt.zero_grad(set_to_none=True)

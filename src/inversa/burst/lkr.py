@@ -1,0 +1,196 @@
+"""The trainable burst reconstruction ("Lucas-Kanade reloaded", Lecouat, Ponce and Mairal,
+ICCV 2021): the MAP problem of :mod:`inversa.burst.reconstruct` unrolled, with a learned
+prior.
+
+The joint problem on the image ``x`` and the motions ``p_k``
+
+.. math::  \\min_{x, p} \\frac{1}{K} \\sum_k \\| W_k^{1/2}(y_k - U_{p_k} x) \\|^2
+           + \\lambda \\phi_\\theta(x), \\qquad U_p = M D_s W_p
+
+is relaxed by half-quadratic splitting,
+
+.. math::  \\min_{x, z, p} \\frac{1}{K} \\sum_k \\| W_k^{1/2}(y_k - U_{p_k} z) \\|^2
+           + \\frac{\\mu}{2} \\| z - x \\|^2 + \\lambda \\phi_\\theta(x),
+
+and solved by block coordinate descent, unrolled for ``T`` stages. Stage ``t``:
+
+1. motions: one Gauss-Newton (Lucas-Kanade) step on every ``p_k`` against the model
+   prediction ``U_{p_k} x`` (:func:`inversa.burst.refine.refine_motions`, differentiable);
+2. robust data weights ``W_k = (\\bar v / v(U x)) / (1 + (r / c_t)^2)``: inverse noise
+   variance of the shot + read model (normalised at its median, at most 2) times a Cauchy weight of
+   the normalised residual ``r`` (outliers: moving objects, misalignment); zero where
+   saturated;
+3. ``z``: ``J`` gradient steps ``z <- z - eta_{tj} \\odot (g(z) + \\mu_t (z - x))`` with
+   ``g = (s^2 / K) \\sum_k U_k^T W_k (U_k z - y_k)`` (per-channel steps ``eta``);
+4. ``x = D_\\theta(z, \\sigma_t)``: the proximal step of ``phi_theta``, a noise-conditioned
+   U-Net (:class:`inversa.nets.UNetDenoiser`, started from the shipped denoiser), whose
+   level ``sigma_t = exp(a_t + b_t log K + c_t log s) sigma_ref`` follows the estimated
+   noise ``sigma_ref`` of the burst, the number of frames and the scale.
+
+Everything (network weights, ``a, b, c, eta, mu, c_t``) is trained end to end with an
+l1 loss on synthetic bursts (:mod:`inversa.train.burst`). The start ``x_0`` is the
+kernel-regression ``merge``. Any number of frames works (``K = 1`` included); the model
+is conditioned on the scale (trained at 2 and 4).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from inversa.burst.forward import BurstOperator
+from inversa.burst.merge import merge
+from inversa.burst.refine import refine_motions
+from inversa.camera.noise import NoiseLevels
+from inversa.nets.denoiser import DenoiserConfig, UNetDenoiser
+
+REF_LEVEL = 0.1  # sigma_ref is the noise std at this (normalised raw) intensity
+MAX_WEIGHT = 2.0  # noise weights are normalised to 1 at the median variance, at most this
+
+
+@dataclass(frozen=True)
+class LKRConfig:
+    """Architecture of :class:`LKRNet`."""
+
+    stages: int = 4  # T
+    grad_steps: int = 2  # J gradient steps on z per stage
+    refine_from: int = 1  # motion refinement (1 Gauss-Newton step) from this stage on
+    width: int = 64  # prior network (UNetDenoiser) width
+    blocks: int = 2
+    scales: tuple[int, ...] = (2, 4)  # scales the model was trained for
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "scales": list(self.scales)}
+
+
+def sigma_ref(noise: NoiseLevels) -> float:
+    """Noise standard deviation of the raw data at intensity :data:`REF_LEVEL`."""
+    return math.sqrt(noise.shot * REF_LEVEL + noise.read)
+
+
+class LKRNet(nn.Module):
+    """Unrolled burst reconstruction; see the module docstring.
+
+    Examples
+    --------
+    >>> from inversa.burst.synth import SynthConfig, synthesize_burst
+    >>> sb = synthesize_burst(torch.rand(3, 64, 64), SynthConfig(scale=2, frames=3), seed=0)
+    >>> net = LKRNet(LKRConfig(stages=2, width=16, blocks=1))
+    >>> x = net(sb.burst.raw, "RGGB", sb.motions, 2, sb.burst.noise)
+    >>> x.shape
+    torch.Size([1, 3, 64, 64])
+    """
+
+    def __init__(self, config: LKRConfig = LKRConfig()):
+        super().__init__()
+        self.config = config
+        t, j = config.stages, config.grad_steps
+        self.prior = UNetDenoiser(DenoiserConfig(width=config.width, blocks=config.blocks))
+        # sigma_t: a decreasing schedule to start with (as in DPIR), per-stage K and s terms
+        self.log_sigma = nn.Parameter(torch.linspace(math.log(8.0), math.log(1.5), t))
+        self.log_sigma_k = nn.Parameter(torch.full((t,), -0.5))
+        self.log_sigma_s = nn.Parameter(torch.full((t,), 0.5))
+        self.log_eta = nn.Parameter(torch.log(torch.tensor([1.5, 1.0, 1.5])).repeat(t, j, 1))
+        self.log_mu = nn.Parameter(torch.full((t,), math.log(0.1)))
+        self.log_robust = nn.Parameter(torch.full((t,), math.log(3.0)))
+
+    def param_groups(self) -> list[dict]:
+        """Adam groups for training: the scalars learn 50x faster than the network."""
+        scalars = [p for n, p in self.named_parameters() if not n.startswith("prior.")]
+        return [{"params": list(self.prior.parameters()), "lr_scale": 1.0},
+                {"params": scalars, "lr_scale": 50.0}]
+
+    def init_prior(self, denoiser: UNetDenoiser) -> None:
+        """Start the prior from a trained denoiser (same architecture)."""
+        self.prior.load_state_dict(denoiser.state_dict())
+
+    def stage_sigma(self, t: int, k: int, scale: int, sref: float) -> torch.Tensor:
+        return torch.exp(self.log_sigma[t] + self.log_sigma_k[t] * math.log(k)
+                         + self.log_sigma_s[t] * math.log(scale)) * sref
+
+    def forward(self, raw: torch.Tensor, cfa: str, motions_hr: torch.Tensor, scale: int,
+                noise: NoiseLevels, valid: torch.Tensor | None = None,
+                x0: torch.Tensor | None = None) -> torch.Tensor:
+        """Reconstruct one burst ``raw`` (K, h, w) -> ``(1, 3, s h, s w)``.
+
+        ``motions_hr`` (K, 3, 3) frame -> reference in high-resolution pixels (from the
+        aligner), refined inside; ``valid`` (K, h, w) optional sample mask (tiles,
+        frames left out); ``x0`` the start (default: ``merge``).
+        """
+        return self.run(raw, cfa, motions_hr, scale, noise, valid, x0)[0]
+
+    def run(self, raw: torch.Tensor, cfa: str, motions_hr: torch.Tensor, scale: int,
+            noise: NoiseLevels, valid: torch.Tensor | None = None,
+            x0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Like ``forward``; also returns the refined motions."""
+        cfg = self.config
+        k, h, w = raw.shape
+        s = scale
+        m = motions_hr.to(torch.float64)
+        y = raw[None].float()
+        if x0 is None:
+            with torch.no_grad():
+                x0 = merge(raw.float(), cfa, m, s, noise, sample_weights=valid)
+        x = x0.float().clamp(min=0)
+        sref = sigma_ref(noise)
+        vmask = torch.ones_like(y) if valid is None else valid[None].float()
+        vmask = vmask * (y < 0.999)  # saturated samples carry no information
+        for t in range(cfg.stages):
+            if t >= cfg.refine_from and k > 1:
+                m = refine_motions(x, raw, cfa, m, s, iterations=1, differentiable=True)
+            a = BurstOperator(m, (3, h * s, w * s), s, cfa)
+            a.warp.keep_graph = True  # one sampling pattern for the whole stage
+            pred = a(x)
+            var = noise.variance(pred.detach().clamp(min=0)) + 1e-10
+            # bounded, so that the gradient steps stay stable where the model says the
+            # noise vanishes (dark pixels, a read level estimated as zero)
+            wgt = (float(var.median()) / var).clamp(max=MAX_WEIGHT)
+            r = (y - pred.detach()) / var.sqrt()
+            wgt = wgt / (1 + (r / torch.exp(self.log_robust[t])) ** 2) * vmask
+            z = x
+            mu = torch.exp(self.log_mu[t])
+            for j in range(cfg.grad_steps):
+                g = a.T(wgt * (a(z) - y)) * (s * s / k)
+                eta = torch.exp(self.log_eta[t, j]).view(1, 3, 1, 1)
+                z = z - eta * (g + mu * (z - x))
+            x = self.prior(z, self.stage_sigma(t, k, s, sref).reshape(1))
+        return x, m
+
+
+def save_lkr(model: LKRNet, path, meta: dict | None = None) -> None:
+    """Write the weights (float16) and architecture, atomically."""
+    from pathlib import Path
+
+    from inversa.nets.weights import save_weights
+
+    save_weights(model, {**model.config.to_dict(), **(meta or {})}, Path(path))
+
+
+def load_lkr(name_or_path: str = "burst_lkr", device: str | torch.device = "cpu") -> LKRNet:
+    """Load a shipped (by name) or saved (by path) :class:`LKRNet`, ready for inference."""
+    from pathlib import Path
+
+    from inversa.errors import InputError
+    from inversa.nets.weights import weights_path
+
+    p = Path(name_or_path)
+    path = p if p.suffix == ".pt" else weights_path(str(name_or_path))
+    if not path.exists():
+        raise InputError("weights of the learned burst model not found; train them with "
+                         "`inversa train burst`", source=str(path))
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    fields = set(LKRConfig.__dataclass_fields__)
+    cfg = {k: v for k, v in blob["config"].items() if k in fields}
+    cfg["scales"] = tuple(cfg.get("scales", (2, 4)))
+    net = LKRNet(LKRConfig(**cfg))
+    net.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
+    return net.eval().requires_grad_(False).to(device)
+
+
+def has_weights(name: str = "burst_lkr") -> bool:
+    from inversa.nets.weights import weights_path
+
+    return weights_path(name).exists()
