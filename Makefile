@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_align.py
 	$(BIN)/python benchmarks/bench_burst.py
 	$(BIN)/python benchmarks/bench_large.py
+	$(BIN)/python benchmarks/bench_lkr.py
 	$(BIN)/python benchmarks/bench_exo.py --cubes 6 --seed0 100
 	$(BIN)/python benchmarks/bench_exo_large.py
 	$(BIN)/python benchmarks/bench_batch.py --skip-bursts

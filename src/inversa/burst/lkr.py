@@ -17,20 +17,26 @@ and solved by block coordinate descent, unrolled for ``T`` stages. Stage ``t``:
 1. motions: one Gauss-Newton (Lucas-Kanade) step on every ``p_k`` against the model
    prediction ``U_{p_k} x`` (:func:`inversa.burst.refine.refine_motions`, differentiable);
 2. robust data weights ``W_k = (\\bar v / v(U x)) / (1 + (r / c_t)^2)``: inverse noise
-   variance of the shot + read model (normalised at its median, at most 2) times a Cauchy weight of
-   the normalised residual ``r`` (outliers: moving objects, misalignment); zero where
-   saturated;
-3. ``z``: ``J`` gradient steps ``z <- z - eta_{tj} \\odot (g(z) + \\mu_t (z - x))`` with
-   ``g = (s^2 / K) \\sum_k U_k^T W_k (U_k z - y_k)`` (per-channel steps ``eta``);
+   variance of the shot + read model (normalised at its median ``\\bar v``, at most 2)
+   times a Cauchy weight of the normalised residual ``r`` (outliers: moving objects,
+   misalignment); zero where saturated;
+3. ``z``: the quadratic problem
+   ``(\\sum_k U_k^T W_k U_k + \\mu_t I) z = \\sum_k U_k^T W_k y_k + \\mu_t x``,
+   ``cg_iter`` conjugate-gradient steps warm-started from the previous ``z``, with
+   ``mu_t = lambda_t \\bar v / sigma_t^2``;
 4. ``x = D_\\theta(z, \\sigma_t)``: the proximal step of ``phi_theta``, a noise-conditioned
-   U-Net (:class:`inversa.nets.UNetDenoiser`, started from the shipped denoiser), whose
-   level ``sigma_t = exp(a_t + b_t log K + c_t log s) sigma_ref`` follows the estimated
-   noise ``sigma_ref`` of the burst, the number of frames and the scale.
+   U-Net (:class:`inversa.nets.UNetDenoiser`, started from the shipped denoiser) at the
+   level ``log sigma_t = (1 - f_t) log sigma_max + f_t log sigma + d_t + b_t log K +
+   c_t log s`` (``f_t = t / (T - 1)``, ``sigma = \\bar v^{1/2}`` the burst's noise): at
+   the start, DPIR's geometric schedule; the offsets and the dependences on the number of
+   frames and the scale are learned.
 
-Everything (network weights, ``a, b, c, eta, mu, c_t``) is trained end to end with an
-l1 loss on synthetic bursts (:mod:`inversa.train.burst`). The start ``x_0`` is the
+Everything (network weights, ``d, b, c, lambda, c_t``) is trained end to end with an l1
+loss on synthetic bursts (:mod:`inversa.train.burst`); gradients flow through the
+conjugate gradients and the Gauss-Newton steps. The start ``x_0`` is the
 kernel-regression ``merge``. Any number of frames works (``K = 1`` included); the model
-is conditioned on the scale (trained at 2 and 4).
+is conditioned on the scale (trained at 2 and 4). Before training (denoiser prior, DPIR
+schedule) it is the ``map`` method's plug-and-play HQS with fewer iterations.
 """
 
 from __future__ import annotations
@@ -46,17 +52,19 @@ from inversa.burst.merge import merge
 from inversa.burst.refine import refine_motions
 from inversa.camera.noise import NoiseLevels
 from inversa.nets.denoiser import DenoiserConfig, UNetDenoiser
+from inversa.solvers.linear import conjugate_gradient
 
-REF_LEVEL = 0.1  # sigma_ref is the noise std at this (normalised raw) intensity
 MAX_WEIGHT = 2.0  # noise weights are normalised to 1 at the median variance, at most this
+SIGMA_MAX = 49 / 255  # first prior level (before the learned offsets), as in DPIR
+LAM0 = 0.06  # DPIR's lambda to start with (the map method's value)
 
 
 @dataclass(frozen=True)
 class LKRConfig:
     """Architecture of :class:`LKRNet`."""
 
-    stages: int = 4  # T
-    grad_steps: int = 2  # J gradient steps on z per stage
+    stages: int = 5  # T
+    cg_iter: int = 5  # conjugate-gradient steps of the z-update per stage (warm started)
     refine_from: int = 1  # motion refinement (1 Gauss-Newton step) from this stage on
     width: int = 64  # prior network (UNetDenoiser) width
     blocks: int = 2
@@ -64,11 +72,6 @@ class LKRConfig:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "scales": list(self.scales)}
-
-
-def sigma_ref(noise: NoiseLevels) -> float:
-    """Noise standard deviation of the raw data at intensity :data:`REF_LEVEL`."""
-    return math.sqrt(noise.shot * REF_LEVEL + noise.read)
 
 
 class LKRNet(nn.Module):
@@ -87,14 +90,15 @@ class LKRNet(nn.Module):
     def __init__(self, config: LKRConfig = LKRConfig()):
         super().__init__()
         self.config = config
-        t, j = config.stages, config.grad_steps
+        t = config.stages
         self.prior = UNetDenoiser(DenoiserConfig(width=config.width, blocks=config.blocks))
-        # sigma_t: a decreasing schedule to start with (as in DPIR), per-stage K and s terms
-        self.log_sigma = nn.Parameter(torch.linspace(math.log(8.0), math.log(1.5), t))
-        self.log_sigma_k = nn.Parameter(torch.full((t,), -0.5))
-        self.log_sigma_s = nn.Parameter(torch.full((t,), 0.5))
-        self.log_eta = nn.Parameter(torch.log(torch.tensor([1.5, 1.0, 1.5])).repeat(t, j, 1))
-        self.log_mu = nn.Parameter(torch.full((t,), math.log(0.1)))
+        # prior levels: DPIR's geometric schedule from SIGMA_MAX to the noise to start with,
+        # plus learned per-stage offsets and K, s dependences
+        self.register_buffer("frac", torch.linspace(0.0, 1.0, t) if t > 1 else torch.ones(1))
+        self.sigma_offset = nn.Parameter(torch.zeros(t))
+        self.sigma_k = nn.Parameter(torch.zeros(t))
+        self.sigma_s = nn.Parameter(torch.zeros(t))
+        self.log_lam = nn.Parameter(torch.full((t,), math.log(LAM0)))
         self.log_robust = nn.Parameter(torch.full((t,), math.log(3.0)))
 
     def param_groups(self) -> list[dict]:
@@ -107,9 +111,13 @@ class LKRNet(nn.Module):
         """Start the prior from a trained denoiser (same architecture)."""
         self.prior.load_state_dict(denoiser.state_dict())
 
-    def stage_sigma(self, t: int, k: int, scale: int, sref: float) -> torch.Tensor:
-        return torch.exp(self.log_sigma[t] + self.log_sigma_k[t] * math.log(k)
-                         + self.log_sigma_s[t] * math.log(scale)) * sref
+    def stage_sigma(self, t: int, k: int, scale: int, sigma: float) -> torch.Tensor:
+        """``log sigma_t = (1 - f_t) log SIGMA_MAX + f_t log sigma + d_t + b_t log K +
+        c_t log s`` with ``f_t = t / (T - 1)``."""
+        f = self.frac[t]
+        return torch.exp((1 - f) * math.log(SIGMA_MAX) + f * math.log(max(sigma, 1e-3))
+                         + self.sigma_offset[t] + self.sigma_k[t] * math.log(k)
+                         + self.sigma_s[t] * math.log(scale))
 
     def forward(self, raw: torch.Tensor, cfa: str, motions_hr: torch.Tensor, scale: int,
                 noise: NoiseLevels, valid: torch.Tensor | None = None,
@@ -135,28 +143,35 @@ class LKRNet(nn.Module):
             with torch.no_grad():
                 x0 = merge(raw.float(), cfa, m, s, noise, sample_weights=valid)
         x = x0.float().clamp(min=0)
-        sref = sigma_ref(noise)
+        z = x
         vmask = torch.ones_like(y) if valid is None else valid[None].float()
         vmask = vmask * (y < 0.999)  # saturated samples carry no information
+        sigma = None
         for t in range(cfg.stages):
             if t >= cfg.refine_from and k > 1:
-                m = refine_motions(x, raw, cfa, m, s, iterations=1, differentiable=True)
+                m = refine_motions(x, raw, cfa, m, s, iterations=1, differentiable=True,
+                                   dtype=torch.float32)
             a = BurstOperator(m, (3, h * s, w * s), s, cfa)
             a.warp.keep_graph = True  # one sampling pattern for the whole stage
             pred = a(x)
             var = noise.variance(pred.detach().clamp(min=0)) + 1e-10
-            # bounded, so that the gradient steps stay stable where the model says the
-            # noise vanishes (dark pixels, a read level estimated as zero)
-            wgt = (float(var.median()) / var).clamp(max=MAX_WEIGHT)
+            ref_var = float(var.median())
+            if sigma is None:
+                sigma = math.sqrt(ref_var)
+            # bounded, so that dark pixels (or a read level estimated as zero) do not
+            # dominate the data term
+            wgt = (ref_var / var).clamp(max=MAX_WEIGHT)
             r = (y - pred.detach()) / var.sqrt()
             wgt = wgt / (1 + (r / torch.exp(self.log_robust[t])) ** 2) * vmask
-            z = x
-            mu = torch.exp(self.log_mu[t])
-            for j in range(cfg.grad_steps):
-                g = a.T(wgt * (a(z) - y)) * (s * s / k)
-                eta = torch.exp(self.log_eta[t, j]).view(1, 3, 1, 1)
-                z = z - eta * (g + mu * (z - x))
-            x = self.prior(z, self.stage_sigma(t, k, s, sref).reshape(1))
+            sig_t = self.stage_sigma(t, k, s, sigma)
+            mu = torch.exp(self.log_lam[t]) * ref_var / sig_t ** 2
+            rhs = a.T(wgt * y) + mu * x
+
+            def normal(v: torch.Tensor, a=a, wgt=wgt, mu=mu) -> torch.Tensor:
+                return a.T(wgt * a(v)) + mu * v
+
+            z = conjugate_gradient(normal, rhs, z, max_iter=cfg.cg_iter, tol=0.0)
+            x = self.prior(z, sig_t.reshape(1))
         return x, m
 
 

@@ -31,16 +31,19 @@ from inversa.camera.cfa import cfa_masks
 
 def refine_motions(x: torch.Tensor, raw: torch.Tensor, cfa: str, matrices_hr: torch.Tensor,
                    scale: int, model: MotionModel = "similarity", iterations: int = 3,
-                   robust: str = "huber", differentiable: bool = False) -> torch.Tensor:
+                   robust: str = "huber", differentiable: bool = False,
+                   dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """Refined frame -> reference matrices (K, 3, 3) in high-resolution pixels.
 
     ``x`` (1, 3, H, W) current estimate; ``raw`` (K, h, w) frames. Frame 0 stays fixed.
     ``differentiable``: keep the dependence of the motions on ``x`` and on the input
     matrices in the autograd graph (the trainable reconstruction learns through it).
+    ``dtype``: precision of the computation (float32 halves its time; the matrices
+    returned are float64).
     """
     k, h, w = raw.shape
     hh, ww = h * scale, w * scale
-    dt = torch.float64
+    dt = dtype
     xd = (x if differentiable else x.detach()).to(dt)
     gx = torch.zeros_like(xd)
     gy = torch.zeros_like(xd)
@@ -77,6 +80,6 @@ def refine_motions(x: torch.Tensor, raw: torch.Tensor, cfa: str, matrices_hr: to
         dp = gauss_newton_step(j, r, wts)
         hn = hn + torch.einsum("kp,pij->kij", dp, gens)
         hn = hn / hn[:, 2:3, 2:3]
-    out = matrices_hr.to(dt).clone()
-    out[1:] = t @ hn @ tinv
+    out = matrices_hr.to(torch.float64).clone()
+    out[1:] = (t @ hn @ tinv).to(torch.float64)
     return out

@@ -64,7 +64,8 @@ def burst(
     crop: int = typer.Option(128, help="Ground-truth side of a training burst (pixels)"),
     max_frames: int = typer.Option(14, help="Largest number of frames per burst (K is "
                                             "drawn from 1..max)"),
-    stages: int = typer.Option(4, help="Unrolled stages T"),
+    stages: int = typer.Option(5, help="Unrolled stages T"),
+    cg_iter: int = typer.Option(5, help="Conjugate-gradient steps of the data update per stage"),
     lr: float = typer.Option(2e-4, help="Initial learning rate (cosine decay)"),
     seed: int = typer.Option(0, help="Random seed"),
     max_minutes: float = typer.Option(0.0, help="Stop after this many minutes (0: no limit)"),
@@ -91,7 +92,7 @@ def burst(
     if threads:
         torch.set_num_threads(threads)
     spec = BurstTrainSpec(
-        out=out, net=LKRConfig(stages=stages, scales=tuple(sorted(set(scale)))),
+        out=out, net=LKRConfig(stages=stages, cg_iter=cg_iter, scales=tuple(sorted(set(scale)))),
         train=TrainConfig(steps=steps, lr=lr, lr_min=lr / 100, seed=seed,
                           max_minutes=max_minutes, validate_every=100, ckpt_every=25,
                           log_every=10),

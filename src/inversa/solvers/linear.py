@@ -25,9 +25,9 @@ def conjugate_gradient(apply: Callable[[torch.Tensor], torch.Tensor], b: torch.T
     r = b - apply(x)
     p = r.clone()
     rs = torch.sum(r * r)
-    bn = float(b.norm()) or 1.0
+    bn = float(b.detach().norm()) or 1.0
     for _ in range(max_iter):
-        if float(rs.sqrt()) <= tol * bn:
+        if float(rs.detach().sqrt()) <= tol * bn:
             break
         mp = apply(p)
         alpha = rs / torch.sum(p * mp).clamp(min=1e-30)
