@@ -70,9 +70,17 @@ def test_linear_and_rendered_outputs(burst_file, tmp_path):
 
 
 def test_single_frame_burst(burst_file, tmp_path):
-    _ok(["burst", burst_file, "-o", tmp_path / "a.npy", "--frames", 1, "--scale", 2])
+    _ok(["burst", burst_file, "-o", tmp_path / "a.npy", "--frames", 1, "--scale", 2,
+         "--method", "map"])
     _ok(["burst", burst_file, "-o", tmp_path / "b.npy", "--method", "single", "--scale", 2])
     assert np.allclose(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
+def test_default_method_is_learned_where_weights_cover_the_scale(burst_file, tmp_path):
+    res = _ok(["burst", burst_file, "-o", tmp_path / "a.npy", "--scale", 2])
+    assert "(learned, x2," in " ".join(res.output.split())  # rich may wrap the line
+    _fails(["burst", burst_file, "-o", tmp_path / "c.npy", "--scale", 3, "--method",
+            "learned"], tmp_path, "trained for scales")
 
 
 def test_unrelated_frame_dropped_with_warning(burst_file, tmp_path):
@@ -102,3 +110,8 @@ def test_bad_input(burst_file, tmp_path):
     write_dng_folder(Burst(torch.rand(1, 36, 48, generator=g), "RGGB"), tmp_path / "b")
     _fails(["burst", tmp_path / "a" / "frame_000.dng", tmp_path / "b" / "frame_000.dng", "-o",
             tmp_path / "o.png"], tmp_path, "size")
+
+
+def test_train_burst_bad_input(tmp_path):
+    _fails(["train", "burst", "-o", tmp_path / "m", "--scale", 5], tmp_path, "scales")
+    _fails(["train", "burst", "-o", tmp_path / "m", "--crop", 100], tmp_path, "multiple of 8")

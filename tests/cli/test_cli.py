@@ -34,7 +34,7 @@ def _fails(args, tmp_path, out_name="out.png", match=None):
 
 
 @pytest.mark.parametrize("cmd", [[], ["restore"], ["spikes"], ["train"], ["train", "denoiser"],
-                                 ["demo"]])
+                                 ["train", "burst"], ["demo"]])
 def test_help(cmd):
     res = runner.invoke(app, [*cmd, "--help"])
     assert res.exit_code == 0
