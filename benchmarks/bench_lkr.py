@@ -135,15 +135,17 @@ def table(per_image: int, scale: int, seed0: int):
 
 def frames_sweep(per_image: int) -> None:
     counts = (1, 2, 4, 8, 14, 30)
-    methods = {"anchor": dict(method="anchor"), "merge": dict(method="merge"),
-               "learned": dict(method="learned")}
+    methods = {"anchor": dict(method="anchor"), "single": dict(method="single"),
+               "merge": dict(method="merge"), "learned": dict(method="learned")}
+    once = ("anchor", "single")  # reference frame only: one value, drawn flat
     res = {m: {k: [] for k in counts} for m in methods}
     for _, sb in bursts(per_image, 4, 9000, noise=levels(MEDIUM), frames=30):
         for m, cfg in methods.items():
-            for k in counts if m != "anchor" else (1,):
+            for k in counts if m not in once else (1,):
                 x, _ = run(sb.burst, cfg, 4, frames=k)
                 res[m][k].append(score(x, sb.gt)[0])
-    res["anchor"] = {k: res["anchor"][1] for k in counts}
+    for m in once:
+        res[m] = {k: res[m][1] for k in counts}
     n = 3 * per_image
     print(f"\nPSNR vs number of frames (x4, medium noise shot {MEDIUM}, {n} bursts)")
     print(markdown_table(["method", *map(str, counts)],

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -51,7 +52,9 @@ from inversa.burst.forward import BurstOperator
 from inversa.burst.merge import merge
 from inversa.burst.refine import refine_motions
 from inversa.camera.noise import NoiseLevels
+from inversa.errors import InputError
 from inversa.nets.denoiser import DenoiserConfig, UNetDenoiser
+from inversa.nets.weights import save_weights, weights_path
 from inversa.solvers.linear import conjugate_gradient
 
 MAX_WEIGHT = 2.0  # noise weights are normalised to 1 at the median variance, at most this
@@ -175,24 +178,22 @@ class LKRNet(nn.Module):
         return x, m
 
 
-def save_lkr(model: LKRNet, path, meta: dict | None = None) -> None:
+def save_lkr(model: LKRNet, path: str | Path, meta: dict | None = None) -> None:
     """Write the weights (float16) and architecture, atomically."""
-    from pathlib import Path
-
-    from inversa.nets.weights import save_weights
-
     save_weights(model, {**model.config.to_dict(), **(meta or {})}, Path(path))
 
 
-def load_lkr(name_or_path: str = "burst_lkr", device: str | torch.device = "cpu") -> LKRNet:
-    """Load a shipped (by name) or saved (by path) :class:`LKRNet`, ready for inference."""
-    from pathlib import Path
-
-    from inversa.errors import InputError
-    from inversa.nets.weights import weights_path
-
+def _path(name_or_path: str | Path) -> Path:
+    """A ``.pt`` path as given, else the shipped weights of that name."""
     p = Path(name_or_path)
-    path = p if p.suffix == ".pt" else weights_path(str(name_or_path))
+    return p if p.suffix == ".pt" else weights_path(str(name_or_path))
+
+
+def load_lkr(name_or_path: str | Path = "burst_lkr",
+             device: str | torch.device = "cpu") -> LKRNet:
+    """Load a shipped (by name) or saved (by path) :class:`LKRNet`, ready for inference;
+    never touches the network."""
+    path = _path(name_or_path)
     if not path.exists():
         raise InputError("weights of the learned burst model not found; train them with "
                          "`inversa train burst`", source=str(path))
@@ -205,7 +206,6 @@ def load_lkr(name_or_path: str = "burst_lkr", device: str | torch.device = "cpu"
     return net.eval().requires_grad_(False).to(device)
 
 
-def has_weights(name: str = "burst_lkr") -> bool:
-    from inversa.nets.weights import weights_path
-
-    return weights_path(name).exists()
+def has_weights(name_or_path: str | Path = "burst_lkr") -> bool:
+    """Whether :func:`load_lkr` would find these weights."""
+    return _path(name_or_path).exists()

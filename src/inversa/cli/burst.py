@@ -70,7 +70,7 @@ def burst_cmd(
     if frames is not None and frames < 1:
         raise InputError(f"--frames must be >= 1, got {frames}", field="--frames")
     if method == "auto":
-        method = default_method(scale) if scale in (1, 2, 3, 4) else "map"
+        method = default_method(scale)
     config = ReconConfig(method=method, scale=scale, prior=prior, motion=motion,
                          refine=refine, max_frames=frames, tile=tile)
     burst = read_burst(inputs[0] if len(inputs) == 1 else list(inputs))
