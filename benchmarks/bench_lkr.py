@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from common import TEST_COLOR, bundled, markdown_table
+from common import TEST_COLOR, bundled, isp_panels, markdown_table
 
 from inversa.burst.align import align_burst
 from inversa.burst.lkr import LKRConfig, load_lkr
@@ -43,7 +43,6 @@ from inversa.burst.reconstruct import ReconConfig, lkr_model, reconstruct
 from inversa.burst.synth import SynthConfig, synthesize_burst
 from inversa.camera.burstio import Burst
 from inversa.camera.demosaic import demosaic_bilinear
-from inversa.camera.isp import render
 from inversa.camera.noise import NoiseLevels, random_noise_levels
 from inversa.camera.noise_estimate import estimate_noise_levels
 from inversa.metrics import psnr
@@ -317,27 +316,13 @@ def memory() -> None:
 
 
 def figure(sb, outs) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    p = sb.isp
     ref = F.interpolate(demosaic_bilinear(sb.burst.raw[0], sb.burst.cfa)[None],
                         scale_factor=4, mode="nearest")
     panels = [("reference frame (x4 nearest)", ref)]
     for label in ("anchor", "map, PnP", "learned"):
         panels.append((f"{label} {score(outs[label], sb.gt)[0]:.2f} dB", outs[label]))
     panels.append(("ground truth", sb.gt[None]))
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.6))
-    for ax, (t, x) in zip(axes, panels):
-        img = render(x[0], p).permute(1, 2, 0).numpy()
-        ax.imshow(img[96:288, 96:288])
-        ax.set_title(t, fontsize=9)
-        ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(FIG / "lkr_compare.png", dpi=110)
-    plt.close(fig)
+    isp_panels(panels, sb.isp, FIG / "lkr_compare.png")
 
 
 def main() -> None:

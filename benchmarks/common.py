@@ -15,6 +15,7 @@ __all__ = [
     "TEST_COLOR",
     "TEST_GRAY",
     "bundled",
+    "isp_panels",
     "markdown_table",
     "oracle",
     "psnr",
@@ -84,3 +85,25 @@ def report(results: dict, methods: list[str], columns: list, column_title, per_i
     print(markdown_table(header, rows))
     print()
     print(markdown_table(per_image_header, per_image))
+
+
+def isp_panels(panels: list[tuple[str, torch.Tensor]], isp, path, crop: slice = slice(96, 288),
+               ) -> None:
+    """Save titled linear-RGB images ``(1, 3, H, W)`` side by side, rendered through the
+    ISP ``isp`` (centre crop ``crop`` of each)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from inversa.camera.isp import render
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.6))
+    for ax, (t, x) in zip(axes, panels):
+        img = render(x[0], isp).permute(1, 2, 0).numpy()
+        ax.imshow(img[crop, crop])
+        ax.set_title(t, fontsize=9)
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

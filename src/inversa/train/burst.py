@@ -13,11 +13,9 @@ fixed bursts of :data:`~inversa.data.images.VALIDATION` (kept out of training).
 
 from __future__ import annotations
 
-import json
 import math
-import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -30,7 +28,7 @@ from inversa.camera.noise import NoiseLevels
 from inversa.data.images import TRAIN_COLOR, VALIDATION, bundled
 from inversa.metrics import psnr
 from inversa.nets.weights import load_denoiser
-from inversa.train.loop import TrainConfig, fit
+from inversa.train.loop import TrainConfig, fit, training_record, write_card
 
 FRAME_CHOICES = (1, 2, 3, 4, 6, 8, 10, 14, 14, 14)  # 14 (the benchmark) weighted x3
 
@@ -125,12 +123,9 @@ def train_burst(spec: BurstTrainSpec, command: str = "") -> dict:
                  "noise": "Brooks et al. sampler; levels given to the model with a "
                           f"log-normal error of {spec.noise_jitter}",
                  "validation": f"{VALIDATION}, {len(val)} bursts of 14 frames"},
-        "training": {**asdict(spec.train), "steps_done": res["step"],
-                     "minutes": round(res["minutes"], 1),
-                     "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads",
-                     "command": command},
+        "training": training_record(spec.train, res, command),
         "metrics": {"val_psnr": round(res["best_val"], 2)},
         "wall_seconds": round(time.time() - t0, 1),
     }
-    out.with_suffix(".json").write_text(json.dumps(card, indent=2, default=str) + "\n")
+    write_card(out, card)
     return card

@@ -7,8 +7,6 @@ Data: patches of the scikit-image images in :data:`inversa.data.images.TRAIN_IMA
 
 from __future__ import annotations
 
-import json
-import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,7 +18,7 @@ from inversa.data.patches import NoisyPatchSampler, PatchConfig
 from inversa.metrics import psnr
 from inversa.nets.denoiser import DenoiserConfig, UNetDenoiser
 from inversa.nets.weights import save_weights
-from inversa.train.loop import TrainConfig, fit
+from inversa.train.loop import TrainConfig, fit, training_record, write_card
 
 VAL_IMAGE = "rocket"
 
@@ -68,12 +66,9 @@ def train_denoiser(spec: DenoiserTrainSpec, command: str = "") -> dict:
         "data": {"images": "user folder " + str(spec.folder) if spec.folder else names,
                  "source": "scikit-image bundled images (test images excluded)",
                  "patches": asdict(spec.patches), "validation": f"{VAL_IMAGE} crop, sigma 25"},
-        "training": {**asdict(spec.train), "steps_done": res["step"],
-                     "minutes": round(res["minutes"], 1),
-                     "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads",
-                     "command": command},
+        "training": training_record(spec.train, res, command),
         "metrics": {"val_psnr_sigma25": round(res["best_val"], 2)},
         "wall_seconds": round(time.time() - t0, 1),
     }
-    out.with_suffix(".json").write_text(json.dumps(card, indent=2, default=str) + "\n")
+    write_card(out, card)
     return card

@@ -140,3 +140,19 @@ def fit(model: torch.nn.Module,
     model.eval()
     return {"step": state["step"], "loss": running, "best_val": state["best_val"],
             "minutes": state["minutes"]}
+
+
+def training_record(config: TrainConfig, result: dict, command: str) -> dict:
+    """The ``training`` entry of a model card: settings, what was done, where, how."""
+    import platform
+    from dataclasses import asdict
+
+    return {**asdict(config), "steps_done": result["step"],
+            "minutes": round(result["minutes"], 1),
+            "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads",
+            "command": command}
+
+
+def write_card(out: Path, card: dict) -> None:
+    """Write the model card ``out.json`` beside the weights."""
+    Path(out).with_suffix(".json").write_text(json.dumps(card, indent=2, default=str) + "\n")
