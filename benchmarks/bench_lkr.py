@@ -189,7 +189,7 @@ def robustness(per_image: int) -> None:
         src = other if name != "astronaut" else bundled("coffee")
         alien = make_burst(src, g, seed=99, noise=levels(MEDIUM), frames=1).burst.raw[0]
         bad = raw.clone()
-        bad[7] = alien
+        bad[7] = alien[:raw.shape[-2], :raw.shape[-1]]
         swapped.append(score(run(_with_raw(sb.burst, bad), METHODS["learned"], 4)[0],
                              sb.gt)[0])
         bad = raw.clone()
@@ -346,7 +346,11 @@ def main() -> None:
         ablations(args.sweep_per_image)
     if "F" in args.parts:
         memory()
-    if "G" in args.parts and example is not None:
+    if "G" in args.parts:
+        if example is None:  # the first burst of part A
+            _, sb = next(bursts(1, 4, 7000))
+            example = (sb, {m: run(sb.burst, METHODS[m], 4)[0]
+                            for m in ("anchor", "map, PnP", "learned")})
         figure(*example)
 
 

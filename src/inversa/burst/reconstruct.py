@@ -198,6 +198,8 @@ def reconstruct(burst: Burst, config: ReconConfig = ReconConfig(),
     >>> reconstruct(sb.burst, ReconConfig(method="merge", scale=2)).x.shape
     torch.Size([1, 3, 96, 96])
     """
+    if config.method == "learned":  # before any work: the weights must cover the scale
+        _check_learned(config)
     raw = burst.raw.float()
     if config.max_frames is not None:
         raw = raw[: config.max_frames]
@@ -209,8 +211,6 @@ def reconstruct(burst: Burst, config: ReconConfig = ReconConfig(),
     if config.method == "anchor":
         return ReconResult(anchor(raw[0], burst.cfa, s).clamp(min=0), None, lv,
                            torch.arange(k) == 0)
-    if config.method == "learned":
-        _check_learned(config)
     method = config.method if k > 1 or config.method == "learned" else "single"
     alignment = None
     used = torch.ones(k, dtype=torch.bool)
