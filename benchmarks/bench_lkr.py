@@ -290,7 +290,7 @@ from inversa.burst.synth import SynthConfig, synthesize_burst
 from inversa.burst.reconstruct import ReconConfig, reconstruct
 from inversa.data.images import bundled
 n = int(sys.argv[1])
-img = bundled("astronaut")[None]
+img = bundled("astronaut")
 img = torch.nn.functional.interpolate(img, size=(2 * n + 64, 2 * n + 64), mode="bilinear")
 sb = synthesize_burst(img, SynthConfig(scale=2, frames=6), seed=0, box=(32, 32, 2 * n, 2 * n))
 del img
