@@ -71,3 +71,26 @@ class BurstOperator(LinearOperator):
                 v = self.blur.adjoint(v)
             outs.append(self.warp.adjoint(v).sum(0))
         return torch.stack(outs)
+
+
+def data_weights(pred: torch.Tensor, y: torch.Tensor, noise, robust: bool = True,
+                 width: float | torch.Tensor = 3.0, cap: float | None = None,
+                 ) -> tuple[torch.Tensor, float]:
+    """Per-sample weights of the data term and the median noise variance ``v_bar``:
+
+    .. math::  w = \\min(\\bar v / v(\\hat y), \\text{cap}) \\,/\\, (1 + (r / c)^2)
+               \\cdot [y < 0.999],  \\qquad r = (y - \\hat y) / v(\\hat y)^{1/2}
+
+    with ``v`` the noise model's variance at the prediction ``y_hat`` (``noise`` a
+    :class:`~inversa.camera.noise.NoiseLevels`), the Cauchy factor only when ``robust``
+    (width ``c``), and zero on saturated samples (no information on the scene).
+    """
+    var = noise.variance(pred.clamp(min=0)) + 1e-10
+    ref_var = float(var.median())
+    w = ref_var / var
+    if cap is not None:
+        w = w.clamp(max=cap)
+    if robust:
+        r = (y - pred) / var.sqrt()
+        w = w / (1 + (r / width) ** 2)
+    return w * (y < 0.999), ref_var

@@ -48,7 +48,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from inversa.burst.forward import BurstOperator
+from inversa.burst.forward import BurstOperator, data_weights
 from inversa.burst.merge import merge
 from inversa.burst.refine import refine_motions
 from inversa.camera.noise import NoiseLevels
@@ -148,7 +148,6 @@ class LKRNet(nn.Module):
         x = x0.float().clamp(min=0)
         z = x
         vmask = torch.ones_like(y) if valid is None else valid[None].float()
-        vmask = vmask * (y < 0.999)  # saturated samples carry no information
         sigma = None
         for t in range(cfg.stages):
             if t >= cfg.refine_from and k > 1:
@@ -156,16 +155,13 @@ class LKRNet(nn.Module):
                                    dtype=torch.float32)
             a = BurstOperator(m, (3, h * s, w * s), s, cfa)
             a.warp.keep_graph = True  # one sampling pattern for the whole stage
-            pred = a(x)
-            var = noise.variance(pred.detach().clamp(min=0)) + 1e-10
-            ref_var = float(var.median())
-            if sigma is None:
-                sigma = math.sqrt(ref_var)
             # bounded, so that dark pixels (or a read level estimated as zero) do not
             # dominate the data term
-            wgt = (ref_var / var).clamp(max=MAX_WEIGHT)
-            r = (y - pred.detach()) / var.sqrt()
-            wgt = wgt / (1 + (r / torch.exp(self.log_robust[t])) ** 2) * vmask
+            wgt, ref_var = data_weights(a(x).detach(), y, noise,
+                                        width=torch.exp(self.log_robust[t]), cap=MAX_WEIGHT)
+            wgt = wgt * vmask
+            if sigma is None:
+                sigma = math.sqrt(ref_var)
             sig_t = self.stage_sigma(t, k, s, sigma)
             mu = torch.exp(self.log_lam[t]) * ref_var / sig_t ** 2
             rhs = a.T(wgt * y) + mu * x

@@ -36,7 +36,7 @@ from typing import Literal
 import torch
 
 from inversa.burst.align import AlignConfig, Alignment, MotionModel, align_burst
-from inversa.burst.forward import BurstOperator
+from inversa.burst.forward import BurstOperator, data_weights
 from inversa.burst.merge import anchor, merge, upsample
 from inversa.camera.burstio import Burst
 from inversa.camera.demosaic import demosaic_malvar
@@ -111,15 +111,7 @@ def make_prior(name: str):
 def _frame_weights(a: BurstOperator, y: torch.Tensor, x: torch.Tensor, noise: NoiseLevels,
                    robust: bool) -> tuple[torch.Tensor, float]:
     """Per-pixel data weights (1, K, h, w) normalised to the median noise variance."""
-    pred = a(x)
-    var = noise.variance(pred.clamp(min=0)) + 1e-10
-    ref_var = float(var.median())
-    w = ref_var / var
-    if robust:
-        r = (y - pred) / var.sqrt()
-        w = w / (1 + (r / 3) ** 2)
-    w = w * (y < 0.999)  # saturated samples carry no information on the scene
-    return w, ref_var
+    return data_weights(a(x), y, noise, robust=robust)
 
 
 def map_solve(y: torch.Tensor, a: BurstOperator, x0: torch.Tensor, noise: NoiseLevels,
