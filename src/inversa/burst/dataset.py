@@ -63,9 +63,7 @@ class SyntheticBurstDataset(Dataset):
             srcs = [bundled(i) if isinstance(i, str) else i for i in images]
         if not srcs:
             raise InputError("no source image for the burst dataset")
-        unit = 2 * config.scale
-        if crop % unit:
-            raise InputError(f"crop {crop} must be a multiple of {unit}", field="crop")
+        _check_crop(crop, config)
         self.crop, self.config, self.length, self.seed = crop, config, length, seed
         margin = config.motion.margin(crop, crop)
         need = crop + 2 * margin
@@ -119,4 +117,11 @@ class SyntheticBurstDataset(Dataset):
         new = object.__new__(SyntheticBurstDataset)
         new.__dict__.update(self.__dict__)
         new.config = replace(self.config, **changes)
+        _check_crop(new.crop, new.config)
         return new
+
+
+def _check_crop(crop: int, config: SynthConfig) -> None:
+    unit = 2 * config.scale
+    if crop % unit:
+        raise InputError(f"crop {crop} must be a multiple of {unit}", field="crop")

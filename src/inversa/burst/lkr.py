@@ -131,12 +131,6 @@ class LKRNet(nn.Module):
         aligner), refined inside; ``valid`` (K, h, w) optional sample mask (tiles,
         frames left out); ``x0`` the start (default: ``merge``).
         """
-        return self.run(raw, cfa, motions_hr, scale, noise, valid, x0)[0]
-
-    def run(self, raw: torch.Tensor, cfa: str, motions_hr: torch.Tensor, scale: int,
-            noise: NoiseLevels, valid: torch.Tensor | None = None,
-            x0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Like ``forward``; also returns the refined motions."""
         cfg = self.config
         k, h, w = raw.shape
         s = scale
@@ -171,12 +165,12 @@ class LKRNet(nn.Module):
 
             z = conjugate_gradient(normal, rhs, z, max_iter=cfg.cg_iter, tol=0.0)
             x = self.prior(z, sig_t.reshape(1))
-        return x, m
+        return x
 
 
-def save_lkr(model: LKRNet, path: str | Path, meta: dict | None = None) -> None:
+def save_lkr(model: LKRNet, path: str | Path) -> None:
     """Write the weights (float16) and architecture, atomically."""
-    save_weights(model, {**model.config.to_dict(), **(meta or {})}, Path(path))
+    save_weights(model, model.config.to_dict(), Path(path))
 
 
 def _path(name_or_path: str | Path) -> Path:

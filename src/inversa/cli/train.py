@@ -61,7 +61,8 @@ def burst(
                                          "one model conditioned on the scale"),
     steps: int = typer.Option(2000, help="Optimisation steps"),
     batch: int = typer.Option(4, help="Bursts per step"),
-    crop: int = typer.Option(128, help="Ground-truth side of a training burst (pixels)"),
+    crop: int = typer.Option(128, help="Ground-truth side of a training burst (pixels; a "
+                                       "multiple of twice every scale)"),
     max_frames: int = typer.Option(14, help="Largest number of frames per burst (K is "
                                             "drawn from 1..max)"),
     stages: int = typer.Option(5, help="Unrolled stages T"),
@@ -87,8 +88,6 @@ def burst(
 
     if any(s not in (1, 2, 3, 4) for s in scale):
         raise InputError(f"scales must be 1, 2, 3 or 4, got {scale}", field="scale")
-    if crop % 8:
-        raise InputError(f"crop must be a multiple of 8, got {crop}", field="crop")
     if threads:
         torch.set_num_threads(threads)
     spec = BurstTrainSpec(
