@@ -40,7 +40,7 @@ def sim(tmp_path_factory):
 
 
 @pytest.mark.parametrize("cmd", [["exo"], ["exo", "simulate"], ["exo", "inject"],
-                                 ["exo", "detect"], ["exo", "evaluate"]])
+                                 ["exo", "detect"], ["exo", "evaluate"], ["exo", "train"]])
 def test_help(cmd):
     res = runner.invoke(app, [*cmd, "--help"])
     assert res.exit_code == 0
@@ -130,3 +130,45 @@ def test_bad_input(sim, tmp_path):
            "--contrast")
     _fails(["exo", "inject", cube, "--angles", ang, "--psf", psf, "-o", tmp_path / "x.fits"],
            tmp_path, "nothing to inject")
+
+
+def test_detect_deep_per_observation_and_shipped(sim, tmp_path):
+    from inversa.exo.deep.model import has_detector
+
+    base = ["exo", "detect", sim / "cube.fits", "--angles", sim / "angles.fits", "--psf",
+            sim / "psf.fits", "--method", "deep"]
+    out = tmp_path / "deep"
+    _ok([*base, "--train-samples", 4, "--train-steps", 5, "--workdir", tmp_path / "work",
+         "-o", out])
+    names = {p.name for p in out.iterdir()}
+    assert {"snr.fits", "pfa.fits", "flux.fits", "flux_err.fits", "candidates.ecsv"} <= names
+    pfa = fits.getdata(out / "pfa.fits")
+    assert np.nanmin(pfa) > 0 and np.nanmax(pfa) <= 1
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["training"]["steps"] == 5 and rep["training"]["samples"] == 4
+    assert (tmp_path / "work" / "samples.pt").exists()  # resumable
+    cands = Table.read(out / "candidates.ecsv")
+    truth = json.loads((sim / "truth.json").read_text())["companions"]
+    assert any(np.hypot(r["x"] - t["x"], r["y"] - t["y"]) < 2 for r in cands for t in truth)
+    if has_detector():
+        out2 = tmp_path / "deep2"
+        _ok([*base, "--model", "exo_deep", "-o", out2])
+        assert json.loads((out2 / "report.json").read_text())["model"] == "exo_deep"
+
+
+def test_detect_deep_bad_input(sim, tmp_path):
+    cube, ang, psf = sim / "cube.fits", sim / "angles.fits", sim / "psf.fits"
+    fits.PrimaryHDU(fits.getdata(cube)[:5]).writeto(tmp_path / "short.fits")
+    fits.PrimaryHDU(fits.getdata(ang)[:5]).writeto(tmp_path / "short_ang.fits")
+    (tmp_path / "broken.pt").write_bytes(b"\x00" * 64)
+    out = tmp_path / "o"
+    base = ["exo", "detect"]
+    _fails([*base, tmp_path / "short.fits", "--angles", tmp_path / "short_ang.fits", "--psf",
+            psf, "--method", "deep", "-o", out], tmp_path, "at least 8")
+    _fails([*base, cube, "--angles", ang, "--psf", psf, "--method", "deep", "--model",
+            tmp_path / "broken.pt", "-o", out], tmp_path, "not a valid deep-detector")
+    _fails([*base, cube, "--angles", ang, "--psf", psf, "--model", tmp_path / "broken.pt",
+            "-o", out], tmp_path, "only with --method deep")
+    _fails([*base, cube, "--angles", ang, "--psf", psf, "--method", "deep", "--train-steps",
+            0, "-o", out], tmp_path, "--train-steps")
+    _fails(["exo", "train", "-o", tmp_path / "m.txt"], tmp_path, "expected a .pt")

@@ -202,6 +202,30 @@ def _detect_config(method: str, threshold: float, ncomp: int, annular: bool, rob
                         drop_bad_frames=drop_bad_frames)
 
 
+def _with_deep(cfg, model: str | None, samples: int, steps: int, workdir: Path | None,
+               seed: int):
+    """``cfg`` with the deep detector's settings (checked)."""
+    from dataclasses import replace
+
+    from inversa.exo.deep.detect import DeepConfig
+    from inversa.exo.deep.model import load_detector
+    from inversa.exo.deep.training import DeepTrainSpec
+
+    if samples < 4:
+        raise InputError("must be >= 4", field="--train-samples")
+    if steps < 1:
+        raise InputError("must be >= 1", field="--train-steps")
+    if model is not None:
+        if cfg.method != "deep":
+            raise InputError("only with --method deep", field="--model")
+        load_detector(model)  # a missing or corrupted file fails now, before any work
+    spec = DeepTrainSpec(samples=samples)
+    spec = replace(spec, train=replace(spec.train, steps=steps, seed=seed))
+    deep = DeepConfig(model=model, train=spec, seed=seed,
+                      workdir=str(workdir) if workdir else None)
+    return replace(cfg, deep=deep)
+
+
 @app.command("detect")
 @handle_errors
 def detect_cmd(
@@ -211,19 +235,28 @@ def detect_cmd(
     angles: Path | None = typer.Option(None, help="Parallactic angles (FITS, .npy, text)"),
     psf: Path | None = typer.Option(None, help="Off-axis PSF stamp (FITS)"),
     psf_scale: float = typer.Option(1.0, help="Factor bringing the PSF to the cube's units"),
-    method: str = typer.Option("paco", help="paco | pca | cadi"),
+    method: str = typer.Option("paco", help="paco | pca | cadi | deep"),
     threshold: float = typer.Option(5.0, help="Detection threshold (S/N)"),
     ncomp: int = typer.Option(5, help="PCA: number of components"),
     annular: bool = typer.Option(False, help="PCA: annular instead of full frame"),
     robust: bool = typer.Option(False, help="PACO: down-weight frames that do not fit"),
     drop_bad_frames: bool = typer.Option(False, help="Remove frames of poor quality"),
     chunk: int = typer.Option(1024, help="PACO: pixels per chunk (memory)"),
+    model: str | None = typer.Option(None, help="deep: a shipped model name (exo_deep) or a "
+                                                ".pt file; default: train on this cube"),
+    train_samples: int = typer.Option(40, help="deep: injected training samples"),
+    train_steps: int = typer.Option(400, help="deep: training steps"),
+    workdir: Path | None = typer.Option(None, help="deep: keep training samples and "
+                                                   "checkpoint here (resumable)"),
+    seed: int = typer.Option(0, help="deep: random seed"),
 ) -> None:
     """Detect companions: S/N map, flux and error maps, catalogue, figure, report.
 
-    Writes snr.fits, flux.fits and flux_err.fits (PACO), candidates.ecsv, detection.png
-    and report.json into OUT, all or nothing. Flux is in units of the PSF stamp: the
-    contrast when the stamp is the unocculted star at the same exposure.
+    Writes snr.fits, flux.fits and flux_err.fits (PACO, deep), pfa.fits (deep: per-pixel
+    false-alarm probability), candidates.ecsv, detection.png and report.json into OUT,
+    all or nothing. Flux is in units of the PSF stamp: the contrast when the stamp is the
+    unocculted star at the same exposure. The deep detector's S/N is an S/N-equivalent:
+    a threshold of 5 has the false-alarm probability of 5 sigma.
 
     Example: inversa exo detect sim/cube.fits --angles sim/angles.fits --psf sim/psf.fits
     -o det
@@ -233,6 +266,7 @@ def detect_cmd(
     from inversa.exo.io import read_observation
 
     cfg = _detect_config(method, threshold, ncomp, annular, robust, drop_bad_frames, chunk)
+    cfg = _with_deep(cfg, model, train_samples, train_steps, workdir, seed)
     check_new_folder(out)
     obs = read_observation(cube, angles, psf, psf_scale)
     with progress_bar(f"{method} detection") as bar:
@@ -318,3 +352,61 @@ def evaluate_cmd(
         st.commit()
     print(json.dumps(summ, indent=2))
     print(f"wrote {out}/")
+
+
+@app.command("train")
+@handle_errors
+def train_cmd(
+    out: Path = typer.Option(Path("exo_deep.pt"), "-o", "--out",
+                             help="Weights file (.pt); the model card goes beside it (.json)"),
+    cubes: int = typer.Option(24, help="Simulated cubes to train on"),
+    samples: int = typer.Option(4, help="Injected training samples per cube"),
+    steps: int = typer.Option(1500, help="Optimisation steps"),
+    lr: float = typer.Option(2e-3, help="Initial learning rate (cosine decay)"),
+    size: int = typer.Option(128, help="Frame side of the simulated cubes"),
+    seed: int = typer.Option(0, help="Random seed (training)"),
+    seed0: int = typer.Option(10000, help="Seed of the first simulated cube"),
+    observation: list[Path] = typer.Option([], "--observation",
+                                           help="Also train on this observation (multi-"
+                                                "extension FITS with ANGLES and PSF; repeat)"),
+    workdir: Path | None = typer.Option(None, help="Samples and checkpoint (default: "
+                                                   "OUT.work); a rerun resumes from them"),
+) -> None:
+    """Train the generic deep detector on simulated cubes (and your observations): the
+    model `inversa exo detect --method deep --model NAME` uses directly, and that
+    per-observation training starts from.
+
+    Example: inversa exo train -o src/inversa/weights/exo_deep.pt --cubes 24 --steps 1500
+    """
+    import shlex
+    import sys
+    from dataclasses import replace
+
+    from inversa.exo.io import read_observation
+    from inversa.train.exo import ExoTrainSpec, train_exo, with_steps
+
+    if out.suffix != ".pt":
+        raise InputError("expected a .pt file name", field="--out")
+    if cubes < 0 or (cubes == 0 and not observation):
+        raise InputError("must be >= 1 (or give --observation)", field="--cubes")
+    if samples < 1:
+        raise InputError("must be >= 1", field="--samples")
+    if steps < 1:
+        raise InputError("must be >= 1", field="--steps")
+    extra = []
+    for p in observation:
+        obs = read_observation(p, None, None, 1.0)
+        if obs.cube.dim() != 3:
+            raise InputError("the generic model is for plain ADI cubes (T, H, W)",
+                             source=str(p))
+        extra.append((obs.cube, obs.angles, obs.psf))
+    spec = ExoTrainSpec(out=out, cubes=cubes, seed0=seed0, size=size, workdir=workdir,
+                        extra=tuple(extra))
+    spec = with_steps(spec, steps, lr)
+    spec = replace(spec, deep=replace(spec.deep, samples=samples,
+                                      train=replace(spec.deep.train, seed=seed)))
+    with progress_bar("simulating and sampling") as bar:
+        card = train_exo(spec, command="inversa " + " ".join(map(shlex.quote, sys.argv[1:])),
+                         progress=bar)
+    typer.echo(f"trained {card['training']['steps_done']} steps on {card['data']['samples']} "
+               f"samples; wrote {out} and {out.with_suffix('.json')}")

@@ -2,7 +2,9 @@
 
 Methods: ``paco`` (:mod:`inversa.exo.paco`, calibrated S/N, flux and error maps, unbiased
 flux of each candidate), ``pca`` (full-frame or annular PCA-ADI + Mawet S/N map) and
-``cadi`` (classical ADI + Mawet S/N map). Candidates are the local maxima of the S/N map
+``cadi`` (classical ADI + Mawet S/N map), ``deep`` (:mod:`inversa.exo.deep`: a U-Net on PACO's
+whitened per-frame evidence, trained on the cube itself or shipped, its scores calibrated
+into an S/N-equivalent; PACO's flux and error maps). Candidates are the local maxima of the S/N map
 at or above the threshold, one FWHM apart.
 """
 
@@ -13,18 +15,19 @@ import math
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
 
 from inversa.errors import InputError
 from inversa.exo.candidates import Candidate, find_candidates
+from inversa.exo.deep.detect import DeepConfig
 from inversa.exo.io import Observation, fits_writer, frame_quality
 from inversa.exo.paco import PacoConfig, paco_map, unbiased_flux
 from inversa.exo.psf import fwhm as psf_fwhm
 
-METHODS = ("paco", "pca", "cadi")
+METHODS = ("paco", "pca", "cadi", "deep")
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class DetectConfig:
     paco: PacoConfig = field(default_factory=PacoConfig)
     unbiased: bool = True           # PACO: re-estimate candidates' flux without the source
     drop_bad_frames: bool = False   # remove frames flagged by frame_quality
+    deep: DeepConfig = field(default_factory=DeepConfig)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -60,6 +64,8 @@ class Detection:
     seconds: dict[str, float]
     frames_used: list[int]
     notes: list[str] = field(default_factory=list)
+    extra_maps: dict[str, torch.Tensor] = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
 
 
 def detect(obs: Observation, config: DetectConfig = DetectConfig(),
@@ -86,6 +92,8 @@ def detect(obs: Observation, config: DetectConfig = DetectConfig(),
     f = psf_fwhm(obs.psf if obs.psf.dim() == 2 else obs.psf.mean(0))
     seconds: dict[str, float] = {}
     flux = flux_err = None
+    extra_maps: dict[str, torch.Tensor] = {}
+    extra: dict = {}
     if config.method == "paco":
         maps = paco_map(cube, angles, obs.psf, config.paco, progress)
         snr, flux, flux_err = maps.snr, maps.flux, maps.flux_err
@@ -99,6 +107,25 @@ def detect(obs: Observation, config: DetectConfig = DetectConfig(),
                     else 1.0
                 c.flux, c.flux_err = fl, err * scale
             seconds["unbiased_flux"] = time.perf_counter() - t1
+    elif config.method == "deep":
+        from inversa.exo.deep.detect import deep_maps
+
+        dm = deep_maps(cube, angles, obs.psf, config.deep, progress=progress)
+        snr, flux, flux_err = dm.snr, dm.flux, dm.flux_err
+        seconds.update(dm.seconds)
+        cands = find_candidates(snr, config.threshold, f, flux, flux_err)
+        if config.unbiased:
+            t1 = time.perf_counter()
+            pc = replace(config.paco, calibrate=False)
+            for c in cands:
+                fl, err, _, _ = unbiased_flux(cube, angles, obs.psf, c.x, c.y, pc)
+                c.flux, c.flux_err = fl, err * float(dm.scale[round(c.y), round(c.x)])
+            seconds["unbiased_flux"] = time.perf_counter() - t1
+        extra_maps = {"pfa": dm.pfa}
+        extra = {"model": config.deep.model or "per-observation", "training": dm.trained,
+                 "snr_meaning": "S/N-equivalent: Phi^-1(1 - false-alarm probability), the "
+                                "probability calibrated on angle-reversed/shuffled copies "
+                                "of the cube"}
     else:
         inner = f
         if config.method == "cadi":
@@ -112,7 +139,8 @@ def detect(obs: Observation, config: DetectConfig = DetectConfig(),
         cands = find_candidates(snr, config.threshold, f)
     seconds["total"] = time.perf_counter() - t0
     return Detection(snr=snr, flux=flux, flux_err=flux_err, candidates=cands, fwhm=f,
-                     config=config, seconds=seconds, frames_used=frames, notes=notes)
+                     config=config, seconds=seconds, frames_used=frames, notes=notes,
+                     extra_maps=extra_maps, extra=extra)
 
 
 def candidates_writer(cands: list[Candidate], meta: dict):
@@ -176,7 +204,7 @@ def report(det: Detection, obs: Observation, extra: dict | None = None) -> dict:
         "numpy": numpy.__version__,
         "input": obs.source, "shape": list(obs.cube.shape), "frames_used": det.frames_used,
         "fwhm_pixels": det.fwhm, "config": cfg, "seconds": det.seconds,
-        "candidates": len(det.candidates), "notes": det.notes,
+        "candidates": len(det.candidates), "notes": det.notes, **det.extra,
         "flux_units": "amplitude of the PSF stamp: the contrast when the stamp is the "
                       "unocculted star at the same exposure",
         "conventions": "x column, y row, star at (ny//2, nx//2), position angle "
@@ -206,6 +234,10 @@ def write_outputs(det: Detection, obs: Observation, out: Path, extra: dict | Non
             fits_writer(det.flux_err, hdr, INVMETH=meth,
                         BUNIT="PSF units")(tmp / "flux_err.fits")
             names.append("flux_err.fits")
+        for name, img in det.extra_maps.items():
+            fits_writer(img, hdr, INVMETH=meth, BUNIT="probability" if name == "pfa" else
+                        "")(tmp / f"{name}.fits")
+            names.append(f"{name}.fits")
         meta = {"method": det.config.method, "threshold": det.config.threshold,
                 "fwhm_pixels": det.fwhm, "input": obs.source}
         candidates_writer(det.candidates, meta)(tmp / "candidates.ecsv")

@@ -193,39 +193,47 @@ def _grouped_matvec(mats: torch.Tensor, which: torch.Tensor, vecs: torch.Tensor)
     return out
 
 
-def _ab(frames: _Frames, angles: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor,
-        cfg: PacoConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``a``, ``b`` and ``Var(b)`` (N,) for candidate positions ``(xs, ys)`` (N,) in the
-    derotated frame; NaN where a trajectory leaves the frame."""
-    n = xs.shape[0]
-    t = frames.t
+def _ab_terms(frames: _Frames, angles: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor,
+              cfg: PacoConfig) -> tuple[torch.Tensor, ...]:
+    """Per-frame terms of ``a``, ``b`` and ``Var(b)`` for candidate positions ``(xs, ys)``
+    (N,) in the derotated frame: the indices ``sel`` (n',) of the candidates whose
+    trajectory stays inside the frame and, for those, ``w_t h_t^T C^-1 h_t``,
+    ``w_t h_t^T C^-1 (r_t - m)`` and ``w_t^2 h_t^T C^-1 h_t`` (each (n', T))."""
     xt, yt = trajectory(xs, ys, angles.cpu(), (frames.h, frames.w))  # (N, T)
     ix, iy = torch.round(xt), torch.round(yt)
     fx, fy = (xt - ix).to(torch.float32), (yt - iy).to(torch.float32)
     ix, iy = ix.long(), iy.long()
     r = frames.r
     inside = ((ix >= r) & (ix < frames.w - r) & (iy >= r) & (iy < frames.h - r)).all(1)
-    a = torch.full((n,), math.nan)
-    b = torch.full((n,), math.nan)
-    var = torch.full((n,), math.nan)
-    if not bool(inside.any()):
-        return a, b, var
     sel = inside.nonzero()[:, 0]
+    if len(sel) == 0:
+        e = torch.zeros(0, frames.t)
+        return sel, e, e, e
     loc = iy[sel] * frames.w + ix[sel]  # (n', T)
     uniq, inv = torch.unique(loc, return_inverse=True)
     pt, wt = frames.patches(uniq // frames.w, uniq % frames.w)
     if cfg.robust:
         wt = _robust_weights(pt) * wt
     m, cinv = local_statistics(pt, wt, cfg.jitter)
-    tt = torch.arange(t).expand_as(inv)
+    tt = torch.arange(frames.t).expand_as(inv)
     h = frames.bank.values(fx[sel], fy[sel])  # (n', T, P)
     v = _grouped_matvec(cinv, inv.reshape(-1), h.reshape(-1, h.shape[-1])).reshape(h.shape)
-    res = pt[inv, tt] - m[inv]  # (n', T, P)
+    x = pt[inv, tt]  # (n', T, P)
     w = wt[inv, tt]  # (n', T)
     hv = (h * v).sum(-1)
-    a[sel] = (w * hv).sum(1)
-    b[sel] = (w * (v * res).sum(-1)).sum(1)
-    var[sel] = (w * w * hv).sum(1)
+    return sel, w * hv, w * (v * (x - m[inv])).sum(-1), w * w * hv
+
+
+def _ab(frames: _Frames, angles: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor,
+        cfg: PacoConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``a``, ``b`` and ``Var(b)`` (N,) for candidate positions ``(xs, ys)`` (N,) in the
+    derotated frame; NaN where a trajectory leaves the frame."""
+    n = xs.shape[0]
+    a = torch.full((n,), math.nan)
+    b = torch.full((n,), math.nan)
+    var = torch.full((n,), math.nan)
+    sel, at, bt, vt = _ab_terms(frames, angles, xs, ys, cfg)
+    a[sel], b[sel], var[sel] = at.sum(1), bt.sum(1), vt.sum(1)
     return a, b, var
 
 

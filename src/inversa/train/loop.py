@@ -54,10 +54,12 @@ def fit(model: torch.nn.Module,
         ckpt_path: Path,
         log_path: Path | None = None,
         validate: Callable[[torch.nn.Module], float] | None = None,
-        show_progress: bool = True) -> dict:
+        show_progress: bool = True,
+        on_step: Callable[[int, int], None] | None = None) -> dict:
     """Train ``model`` in place; returns ``{"step", "loss", "best_val", "minutes"}``.
 
-    ``validate(model)`` returns a score where higher is better (e.g. PSNR).
+    ``validate(model)`` returns a score where higher is better (e.g. PSNR);
+    ``on_step(step, steps)`` is called after every step (for a caller's progress bar).
     """
     ckpt_path = Path(ckpt_path)
     # a model may ask for per-group learning-rate factors (e.g. faster scalar parameters)
@@ -106,6 +108,8 @@ def fit(model: torch.nn.Module,
             state["step"] = step + 1
             state["minutes"] = (time.time() - t0) / 60
             prog.update(task, completed=state["step"], loss=running)
+            if on_step is not None:
+                on_step(state["step"], config.steps)
             stop = config.max_minutes > 0 and state["minutes"] >= config.max_minutes
             if validate is not None and (state["step"] % config.validate_every == 0 or stop
                                          or state["step"] == config.steps):

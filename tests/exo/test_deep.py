@@ -1,0 +1,140 @@
+"""The deep detector: features from PACO's terms, samples, loss, calibration, model files."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from inversa.errors import InputError
+from inversa.exo.deep.calibration import ScoreCalibrator, null_angles
+from inversa.exo.deep.features import CHANNELS, features, frame_terms
+from inversa.exo.deep.model import DeepDetector, load_detector, save_detector
+from inversa.exo.deep.samples import SampleConfig, efficiency, make_sample, sensitivity
+from inversa.exo.deep.training import augment, detection_loss
+from inversa.exo.paco import PacoConfig, paco_map
+
+
+@pytest.fixture(scope="module")
+def terms(small_sim):
+    return frame_terms(small_sim.cube, small_sim.angles, small_sim.psf)
+
+
+def test_frame_terms_add_up_to_paco(small_sim, terms):
+    ref = paco_map(small_sim.cube, small_sim.angles, small_sim.psf, PacoConfig(calibrate=False))
+    s = terms.snr()
+    assert torch.equal(torch.isfinite(s), torch.isfinite(ref.snr))
+    ok = torch.isfinite(s)
+    assert float((s[ok] - ref.snr[ok]).abs().max()) < 1e-4
+    flux, _ = terms.flux()
+    assert float((flux[ok] - ref.flux[ok]).abs().max()) < 1e-6 + 1e-4 * float(ref.flux[ok].abs().max())
+
+
+def test_features_are_standardised_and_see_the_companions(small_sim, terms):
+    x = features(terms)
+    assert x.shape == (CHANNELS, 64, 64) and bool(torch.isfinite(x).all())
+    valid = x[-1] > 0
+    # S/N channel: about zero median and unit spread in the field, high at the bright one
+    v = x[0][valid]
+    assert abs(float(v.median())) < 0.2 and 0.7 < float(v.std()) < 2.0
+    cx, cy = small_sim.companions[0].xy((64, 64))
+    assert float(x[0, round(cy), round(cx)]) > 5
+    assert float(x[0][~valid].abs().max()) == 0.0
+
+
+def test_sample_injects_where_the_target_says(small_sim, terms):
+    g = torch.Generator().manual_seed(0)
+    sens = sensitivity(terms)
+    eff = efficiency(small_sim.cube, small_sim.angles, small_sim.psf, sens, terms, g)
+    assert float(eff[torch.isfinite(sens)].min()) < 0.6  # close to the star PACO loses much
+    sens = sens / eff
+    x, y, comps = make_sample(small_sim.cube, small_sim.angles, small_sim.psf, sens, terms, g,
+                              SampleConfig(companions=(2, 2), snr_range=(8, 10)))
+    assert len(comps) == 2 and y.sum() > 0
+    bg = x[0][(y == 0) & (x[-1] > 0)]
+    assert float(bg.std()) < 2
+    for c in comps:  # each injection stands out of the background where the target is
+        cx, cy = c.xy((64, 64))
+        assert y[round(cy), round(cx)] == 1
+        peak = float(x[0, round(cy) - 1:round(cy) + 2, round(cx) - 1:round(cx) + 2].max())
+        assert peak > float(bg.quantile(0.99))
+
+
+def test_augment_gives_the_eight_symmetries():
+    x = torch.arange(16.0).reshape(1, 4, 4)
+    outs = {tuple(augment(x, x[0], k)[0].flatten().tolist()) for k in range(8)}
+    assert len(outs) == 8
+
+
+def test_loss_prefers_the_right_map():
+    t = torch.zeros(1, 16, 16)
+    t[0, 5:8, 5:8] = 1
+    valid = torch.ones_like(t)
+    good = detection_loss(20 * (2 * t - 1), t, valid)
+    bad = detection_loss(20 * (1 - 2 * t), t, valid)
+    assert float(good) < 0.05 < 1.0 < float(bad)
+
+
+def test_calibration_false_alarm_rate_matches_nominal():
+    g = torch.Generator().manual_seed(0)
+    valid = torch.ones(96, 96, dtype=torch.bool)
+    # a skewed, heavy-tailed score (like logits): exponential tail beyond the body
+    draw = lambda: torch.distributions.Gumbel(0.0, 1.5).sample((96, 96))  # noqa: E731
+    torch.manual_seed(0)
+    cal = ScoreCalibrator.fit([draw() for _ in range(4)], valid)
+    fresh = torch.stack([cal.snr(draw()) for _ in range(40)])
+    for thr in (2.0, 3.0):
+        nominal = 0.5 * math.erfc(thr / math.sqrt(2))
+        rate = float((fresh >= thr).float().mean())
+        assert nominal / 2 <= rate <= 2 * nominal, (thr, rate, nominal)
+    assert float(fresh.min()) > -6
+
+
+def test_null_angles_reverse_then_shuffle():
+    a = torch.linspace(-20, 20, 10, dtype=torch.float64)
+    n = null_angles(a, 3, seed=1)
+    assert torch.equal(n[0], a.flip(0)) and sorted(n[2].tolist()) == sorted(a.tolist())
+    assert not torch.equal(n[1], a) and not torch.equal(n[1], n[2])
+
+
+def test_model_file_errors(tmp_path):
+    m = DeepDetector(channels=1)
+    p = tmp_path / "m.pt"
+    save_detector(m, p)
+    back = load_detector(p, channels=1)
+    x = torch.randn(1, CHANNELS, 32, 32)
+    x[:, -1] = 1
+    assert torch.allclose(back(x), m.eval()(x), atol=0.05)
+    with pytest.raises(InputError, match="plain ADI cubes.*spectral cubes with 3"):
+        load_detector(p, channels=3)
+    (tmp_path / "bad.pt").write_bytes(b"not a model")
+    with pytest.raises(InputError, match="not a valid deep-detector weights file"):
+        load_detector(tmp_path / "bad.pt")
+    with pytest.raises(InputError, match="no such model"):
+        load_detector(tmp_path / "none.pt")
+
+
+def test_too_few_frames_is_refused(small_sim):
+    from inversa.exo.deep.detect import deep_maps
+
+    with pytest.raises(InputError, match="at least 8"):
+        deep_maps(small_sim.cube[:5], small_sim.angles[:5], small_sim.psf)
+    with pytest.raises(InputError, match="4 FWHM"):
+        deep_maps(small_sim.cube[:, 16:48, 16:48], small_sim.angles, small_sim.psf)
+
+
+def test_calibrated_snr_of_a_source_free_cube(empty_sim):
+    """Per-observation training on a cube without companions, then its S/N-equivalent:
+    a bounded number of pixels above 3 (nominal rate 1.3e-3)."""
+    from inversa.exo.deep.detect import DeepConfig, deep_maps
+    from inversa.exo.deep.training import DeepTrainSpec
+    from inversa.train.loop import TrainConfig
+
+    spec = DeepTrainSpec(samples=6, train=TrainConfig(steps=30, lr=2e-3, ckpt_every=10**6,
+                                                      log_every=10**6, validate_every=10**9))
+    dm = deep_maps(empty_sim.cube, empty_sim.angles, empty_sim.psf,
+                   DeepConfig(init=None, train=spec))
+    v = dm.snr[torch.isfinite(dm.snr)].numpy()
+    assert len(v) > 1000
+    assert np.mean(v >= 3) < 10 * 1.35e-3
+    assert dm.trained["steps"] == 30
