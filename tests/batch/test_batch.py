@@ -182,3 +182,29 @@ def test_burst_batch(tmp_path):
         rep = json.loads((out / f"b{i}" / "report.json").read_text())
         assert rep["shape"] == [64, 64, 3]
         assert (out / f"b{i}" / "preview.png").exists()
+
+
+def test_deep_batch_with_the_shipped_model(tmp_path):
+    from inversa.exo.deep.model import has_detector
+
+    if not has_detector():
+        pytest.skip("no shipped deep-detector weights")
+    rows = ["id,cube,angles,psf"]
+    for i in range(2):
+        sim = simulate(SimConfig(frames=16, size=64, subframes=1, rotation=60.0),
+                       [Companion(18.0, 90.0 * i, 3e-4)], seed=20 + i)
+        for name, data in (("c", sim.cube), ("a", sim.angles), ("p", sim.psf)):
+            fits.PrimaryHDU(data.numpy()).writeto(tmp_path / f"{name}{i}.fits")
+        rows.append(f"obs{i},c{i}.fits,a{i}.fits,p{i}.fits")
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["batch", "exo-detect", str(tmp_path / "m.csv"), "-o", str(out),
+                              "--method", "deep", "--model", "exo_deep", "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    for i in range(2):
+        assert (out / f"obs{i}" / "pfa.fits").exists()
+        rep = json.loads((out / f"obs{i}" / "report.json").read_text())
+        assert rep["model"] == "exo_deep"
+    r = runner.invoke(app, ["batch", "exo-detect", str(tmp_path / "m.csv"), "-o",
+                            str(tmp_path / "o2"), "--model", "exo_deep"])
+    assert r.exit_code == 2 and "only with --method deep" in r.output

@@ -86,10 +86,14 @@ def _exo(item, settings: dict, target: Path, config_hash: str, t0: float) -> dic
     from inversa.exo.io import read_observation
     from inversa.exo.paco import PacoConfig
 
+    from inversa.exo.deep.detect import DeepConfig
+
     s = {**settings, **item.params}
+    model = s.get("model") or None
     cfg = DetectConfig(method=s.get("method", "paco"), threshold=float(s.get("threshold", 5)),
                        ncomp=int(s.get("ncomp", 5)), annular=bool(s.get("annular", False)),
-                       paco=PacoConfig(robust=bool(s.get("robust", False))))
+                       paco=PacoConfig(robust=bool(s.get("robust", False))),
+                       deep=DeepConfig(model=str(model) if model else None))
     if "cube" not in item.paths:
         from inversa.errors import InputError
 

@@ -76,9 +76,12 @@ def exo_detect_cmd(
     manifest: str = typer.Argument(..., help="CSV/ECSV with columns id, cube, angles, psf "
                                              "(or a glob of multi-extension FITS files)"),
     out: Path = typer.Option(..., "-o", "--out", help="Output folder (OUT/<id>/ per row)"),
-    method: str = typer.Option("paco", help="paco | pca | cadi (a 'method' column overrides)"),
+    method: str = typer.Option("paco", help="paco | pca | cadi | deep (a 'method' column "
+                                            "overrides)"),
     threshold: float = typer.Option(5.0, help="Detection threshold (S/N)"),
     ncomp: int = typer.Option(5, help="PCA components"),
+    model: str | None = typer.Option(None, help="deep: a shipped model (exo_deep) or a .pt "
+                                                "file; default: train on each observation"),
     workers: int | None = typer.Option(None, help="Local Dask workers (default: cores / "
                                                   "threads)"),
     threads: int = typer.Option(1, help="Torch threads per task"),
@@ -100,8 +103,15 @@ def exo_detect_cmd(
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}",
                          field="--method")
-    _run("exo", manifest, out, {"method": method, "threshold": threshold, "ncomp": ncomp},
-         workers, scheduler, threads, overwrite)
+    settings = {"method": method, "threshold": threshold, "ncomp": ncomp}
+    if model is not None:
+        if method != "deep":
+            raise InputError("only with --method deep", field="--model")
+        from inversa.exo.deep.model import load_detector
+
+        load_detector(model)  # missing or corrupted: fail before any work
+        settings["model"] = model
+    _run("exo", manifest, out, settings, workers, scheduler, threads, overwrite)
 
 
 @app.command("burst")

@@ -83,7 +83,7 @@ def demo_cmd(
     exo_step(out, table)
     console.print(table)
     console.print(f"outputs in {out}/ (overview figures: restore.png, spikes.png, burst.png, "
-                  "exo/detection.png)")
+                  "exo/detection.png, exo_deep/detection.png)")
 
 
 def exo_step(out: Path, table) -> None:
@@ -118,6 +118,38 @@ def exo_step(out: Path, table) -> None:
                   f"{found}/3 found, {len(det.candidates) - found} false",
                   f"{time.time() - t0:.2f}", "exo/detection.png")
     (folder / "truth.json").write_text(json.dumps(truth, indent=2))
+    deep_step(obs, comps, truth, out, table)
+
+
+def deep_step(obs, comps, truth, out: Path, table) -> None:
+    """The deep detector on the same sequence, next to PACO (exo_deep/): the shipped
+    generic model, calibrated on the sequence's reversed/shuffled-angle copies."""
+    import math
+    import shutil
+    from dataclasses import replace
+
+    from inversa.exo.deep.detect import DeepConfig
+    from inversa.exo.deep.model import has_detector
+    from inversa.exo.deep.training import DeepTrainSpec
+    from inversa.exo.detect import DetectConfig, detect, write_outputs
+
+    t0 = time.time()
+    if has_detector():
+        deep, how = DeepConfig(model="exo_deep"), "deep (shipped model)"
+    else:  # a short per-observation training
+        spec = DeepTrainSpec(samples=8)
+        deep = DeepConfig(train=replace(spec, train=replace(spec.train, steps=60)))
+        how = "deep (trained here)"
+    det = detect(obs, DetectConfig(method="deep", deep=deep))
+    folder = out / "exo_deep"
+    if folder.exists():
+        shutil.rmtree(folder)
+    write_outputs(det, obs, folder, extra={"truth": truth})
+    found = sum(any(math.hypot(d.x - c.xy((80, 80))[0], d.y - c.xy((80, 80))[1]) < 2
+                    for d in det.candidates) for c in comps)
+    table.add_row("ADI 32 x 80 x 80, 3 companions", how,
+                  f"{found}/3 found, {len(det.candidates) - found} false",
+                  f"{time.time() - t0:.2f}", "exo_deep/detection.png")
 
 
 def burst_step(out: Path, table) -> None:
