@@ -116,6 +116,7 @@ def main() -> None:
     ap.add_argument("--seed0", type=int, default=100)
     ap.add_argument("--no-vip", action="store_true")
     ap.add_argument("--campaign", action="store_true")
+    ap.add_argument("--skip-per-observation", action="store_true")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--figure", default=str(ROOT / "docs/figures"))
     args = ap.parse_args()
@@ -125,13 +126,17 @@ def main() -> None:
     if not args.no_vip:
         import vip_hci as vip
         from vip_hci.invprob.paco import FastPACO
-    methods = ["inversa PACO", "inversa PCA (5)", "deep (per observation)"]
+    methods = ["inversa PACO", "inversa PCA (5)"]
+    if not args.skip_per_observation:
+        methods.append("deep (per observation)")
     if has_detector():
         methods.append("deep (generic model)")
     if vip is not None:
         methods.append("VIP FastPACO")
     res = {m: {"pos": [], "neg": [], "time": [], "flux": [], "bg": []} for m in methods}
-    rates = {m: {} for m in ("inversa PACO", "deep (per observation)")}
+    deep_main = "deep (per observation)" if "deep (per observation)" in methods else \
+        "deep (generic model)"
+    rates = {m: {} for m in ("inversa PACO", deep_main)}
     train_info = []
     example = {}
     for k in range(args.cubes):
@@ -189,7 +194,7 @@ def main() -> None:
         if k == 0:
             example = {"maps": maps, "truths": truths}
         if args.campaign:
-            campaign(sim, f, fitted.get("deep (per observation)"), rates, args.repeats, seed)
+            campaign(sim, f, fitted.get(deep_main), deep_main, rates, args.repeats, seed)
 
     n_pos = len(res["inversa PACO"]["pos"])
     print(f"\n{args.cubes} cubes x 4 companions = {n_pos} companions, contrasts 1e-5..2e-4, "
@@ -231,7 +236,7 @@ def main() -> None:
         print("|---|---|" + "---|" * len(rates) + "---|")
         gains = []
         for i, s in enumerate(SEPS):
-            cp, cd = curves["inversa PACO"][i], curves["deep (per observation)"][i]
+            cp, cd = curves["inversa PACO"][i], curves[deep_main][i]
             g = 2.5 * math.log10(cp / cd) if cp > 0 and cd > 0 else math.nan
             gains.append(g)
             print(f"| {s:.0f} | {s / 4:.0f} | {cp:.2e} | {cd:.2e} | {g:+.2f} |")
@@ -242,7 +247,7 @@ def main() -> None:
     sys.stdout.flush()
 
 
-def campaign(sim, f, fitted, rates, repeats: int, seed: int) -> None:
+def campaign(sim, f, fitted, name: str, rates, repeats: int, seed: int) -> None:
     """Injections with shuffled angles into the cube; detection rate at S/N >= 5."""
     g = torch.Generator().manual_seed(seed + 99)
     ang = sim.angles[torch.randperm(len(sim.angles), generator=g)]
@@ -256,7 +261,7 @@ def campaign(sim, f, fitted, rates, repeats: int, seed: int) -> None:
             cube = inject(sim.cube, ang, sim.psf, comps)
             snrs = {"inversa PACO": paco_map(cube, ang, sim.psf).snr.numpy()}
             if fitted is not None:
-                snrs["deep (per observation)"] = fitted.apply(cube, ang, sim.psf).snr.numpy()
+                snrs[name] = fitted.apply(cube, ang, sim.psf).snr.numpy()
             for m, snr in snrs.items():
                 for comp in comps:
                     x, y = comp.xy(shape)
