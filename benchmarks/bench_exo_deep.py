@@ -40,17 +40,17 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_exo import auc, background, peak_near, score  # noqa: E402
+from bench_exo import auc, background, peak_near, score
 
-from inversa.exo.baselines import pca_adi  # noqa: E402
-from inversa.exo.candidates import refine  # noqa: E402
-from inversa.exo.deep.detect import DeepConfig, fit_observation  # noqa: E402
-from inversa.exo.deep.model import has_detector  # noqa: E402
-from inversa.exo.inject import Companion, inject  # noqa: E402
-from inversa.exo.paco import PacoConfig, paco_map, unbiased_flux  # noqa: E402
-from inversa.exo.psf import fwhm as psf_fwhm  # noqa: E402
-from inversa.exo.simulate import SimConfig, random_companions, simulate  # noqa: E402
-from inversa.exo.snrmap import snr_map  # noqa: E402
+from inversa.exo.baselines import pca_adi
+from inversa.exo.candidates import refine
+from inversa.exo.deep.detect import DeepConfig, fit_observation
+from inversa.exo.deep.model import has_detector
+from inversa.exo.inject import Companion, inject
+from inversa.exo.paco import PacoConfig, paco_map, unbiased_flux
+from inversa.exo.psf import fwhm as psf_fwhm
+from inversa.exo.simulate import SimConfig, random_companions, simulate
+from inversa.exo.snrmap import snr_map
 
 ROOT = Path(__file__).resolve().parents[1]
 SEPS = (8.0, 12.0, 16.0, 20.0, 24.0, 28.0, 32.0)

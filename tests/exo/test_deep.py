@@ -76,7 +76,6 @@ def test_loss_prefers_the_right_map():
 
 
 def test_calibration_false_alarm_rate_matches_nominal():
-    g = torch.Generator().manual_seed(0)
     valid = torch.ones(96, 96, dtype=torch.bool)
     # a skewed, heavy-tailed score (like logits): exponential tail beyond the body
     draw = lambda: torch.distributions.Gumbel(0.0, 1.5).sample((96, 96))  # noqa: E731
@@ -105,7 +104,7 @@ def test_model_file_errors(tmp_path):
     x = torch.randn(1, CHANNELS, 32, 32)
     x[:, -1] = 1
     assert torch.allclose(back(x), m.eval()(x), atol=0.05)
-    with pytest.raises(InputError, match="plain ADI cubes.*spectral cubes with 3"):
+    with pytest.raises(InputError, match=r"plain ADI cubes.*spectral cubes with 3"):
         load_detector(p, channels=3)
     (tmp_path / "bad.pt").write_bytes(b"not a model")
     with pytest.raises(InputError, match="not a valid deep-detector weights file"):

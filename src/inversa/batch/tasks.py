@@ -82,11 +82,10 @@ def run_item(kind: str, item, settings: dict, outdir: str, config_hash: str,
 
 
 def _exo(item, settings: dict, target: Path, config_hash: str, t0: float) -> dict:
+    from inversa.exo.deep.detect import DeepConfig
     from inversa.exo.detect import DetectConfig, detect, write_outputs
     from inversa.exo.io import read_observation
     from inversa.exo.paco import PacoConfig
-
-    from inversa.exo.deep.detect import DeepConfig
 
     s = {**settings, **item.params}
     model = s.get("model") or None

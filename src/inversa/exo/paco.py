@@ -344,24 +344,33 @@ def paco_map(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor,
                     scale=scale)
 
 
-def annulus_scale(snr: torch.Tensor, fwhm: float) -> torch.Tensor:
-    """Robust standard deviation ``1.4826 MAD`` of the S/N in an annulus one FWHM wide
-    around each separation (H, W); 1 where undefined.
-
-    Computed on a source-free S/N map (:func:`paco_map` uses the angle-reversed cube)."""
-    sep, _ = polar_grid(snr.shape)
+def annulus_stats(img: torch.Tensor, fwhm: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Median and robust standard deviation ``1.4826 MAD`` (each (H, W)) over the finite
+    pixels of the annulus one FWHM wide around each pixel's separation (0 and 1 where
+    fewer than 20 pixels, or where the MAD is 0)."""
+    sep, _ = polar_grid(img.shape)
     ring = torch.round(sep).long()
-    out = torch.ones_like(snr)
-    finite = torch.isfinite(snr)
+    med = torch.zeros_like(img)
+    mad = torch.ones_like(img)
+    finite = torch.isfinite(img)
     half = max(1, int(round(fwhm / 2)))
     for r in torch.unique(ring[finite]).tolist():
-        sel = finite & (ring >= r - half) & (ring <= r + half)
-        v = snr[sel]
+        v = img[finite & (ring >= r - half) & (ring <= r + half)]
         if v.numel() < 20:
             continue
-        mad = (v - v.median()).abs().median()
-        out[ring == r] = float(1.4826 * mad) if mad > 0 else 1.0
-    return out
+        m = v.median()
+        d = float(1.4826 * (v - m).abs().median())
+        med[ring == r] = m
+        mad[ring == r] = d if d > 0 else 1.0
+    return med, mad
+
+
+def annulus_scale(snr: torch.Tensor, fwhm: float) -> torch.Tensor:
+    """Robust standard deviation ``1.4826 MAD`` of the S/N in an annulus one FWHM wide
+    around each separation (H, W); 1 where undefined (:func:`annulus_stats`).
+
+    Computed on a source-free S/N map (:func:`paco_map` uses the angle-reversed cube)."""
+    return annulus_stats(snr, fwhm)[1]
 
 
 def unbiased_flux(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor, x: float,

@@ -17,17 +17,17 @@ import math
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from inversa.errors import InputError
 from inversa.exo.deep.calibration import ScoreCalibrator, null_angles
-from inversa.exo.deep.features import FrameTerms, annulus_stats, features, frame_terms
+from inversa.exo.deep.features import FrameTerms, features, frame_terms
 from inversa.exo.deep.model import DEFAULT_MODEL, DeepDetector, has_detector, load_detector
 from inversa.exo.deep.training import DeepTrainSpec, build_samples, cached_samples, train_detector
-from inversa.exo.paco import PacoConfig, _channels, _geometry
+from inversa.exo.paco import PacoConfig, _channels, _geometry, annulus_stats
 
 MIN_FRAMES = 8
 
@@ -118,12 +118,12 @@ def observation_model(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tenso
 
 @dataclass
 class FittedDetector:
-    """A detector ready for one observation: the model and its score calibration (from
-    the observation's null cubes), the null terms kept for the flux calibration."""
+    """A detector ready for one observation: the model, its score calibration and the
+    per-annulus flux-error scale (both from the observation's null cubes)."""
 
     model: DeepDetector
     calibrator: ScoreCalibrator
-    null: FrameTerms
+    scale: torch.Tensor
     config: DeepConfig
     trained: dict | None
     seconds: dict[str, float]
@@ -140,10 +140,11 @@ class FittedDetector:
         snr = self.calibrator.snr(logit)
         pfa = self.calibrator.pfa(torch.nan_to_num(logit, nan=-math.inf)).to(torch.float32)
         pfa = torch.where(valid, pfa, torch.full_like(pfa, math.nan))
-        flux, err, scale = _flux_maps(real, self.null)
+        flux, err = real.flux()
         seconds = {**self.seconds, "apply": time.perf_counter() - t0}
-        return DeepMaps(snr=snr, pfa=pfa, logit=logit, flux=flux, flux_err=err, scale=scale,
-                        fwhm=real.fwhm, seconds=seconds, trained=self.trained)
+        return DeepMaps(snr=snr, pfa=pfa, logit=logit, flux=flux, flux_err=err * self.scale,
+                        scale=self.scale, fwhm=real.fwhm, seconds=seconds,
+                        trained=self.trained)
 
 
 def fit_observation(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor,
@@ -165,11 +166,11 @@ def fit_observation(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor,
                                            progress)
         seconds.update({k: v for k, v in trained.items() if k.endswith("seconds")})
     t1 = time.perf_counter()
-    null_logits = [_logits(model, features(n)) for n in nulls]
-    valid = features(nulls[0])[-1] > 0
-    cal = ScoreCalibrator.fit(null_logits, valid)
+    null_x = [features(n) for n in nulls]
+    cal = ScoreCalibrator.fit([_logits(model, x) for x in null_x], null_x[0][-1] > 0)
     seconds["calibration"] = time.perf_counter() - t1
-    return FittedDetector(model=model, calibrator=cal, null=nulls[0], config=config,
+    _, scale = annulus_stats(nulls[0].snr(), nulls[0].fwhm)
+    return FittedDetector(model=model, calibrator=cal, scale=scale, config=config,
                           trained=trained, seconds=seconds)
 
 
@@ -182,14 +183,3 @@ def deep_maps(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor,
     maps = fitted.apply(cube, angles, psf)
     maps.seconds["total"] = time.perf_counter() - t0
     return maps
-
-
-def _flux_maps(real: FrameTerms, null: FrameTerms
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    flux, err = real.flux()
-    _, scale = annulus_stats(null.snr(), real.fwhm)
-    return flux, err * scale, scale
-
-
-def with_workdir(config: DeepConfig, workdir: str | Path | None) -> DeepConfig:
-    return replace(config, workdir=str(workdir) if workdir else None)

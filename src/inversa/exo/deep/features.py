@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import torch
 
 from inversa.exo.geometry import polar_grid
-from inversa.exo.paco import PacoConfig, _ab_terms, _channels, _Frames, _geometry
+from inversa.exo.paco import PacoConfig, _ab_terms, _channels, _Frames, _geometry, annulus_stats
 
 CHANNELS = 10
 FEATURE_VERSION = 1
@@ -95,26 +95,6 @@ def frame_terms(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor,
             progress(min(s + config.chunk, len(order)), len(order))
     a, b, var = (o.T.reshape(t_count, h, w).contiguous() for o in out)
     return FrameTerms(a=a, b=b, var=var, fwhm=f, radius=radius, inner=inner)
-
-
-def annulus_stats(img: torch.Tensor, fwhm: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Median and ``1.4826 MAD`` (each (H, W)) over the finite pixels of the annulus one
-    FWHM wide around each pixel's separation (0 and 1 where fewer than 20 pixels)."""
-    sep, _ = polar_grid(img.shape)
-    ring = torch.round(sep).long()
-    med = torch.zeros_like(img)
-    mad = torch.ones_like(img)
-    finite = torch.isfinite(img)
-    half = max(1, int(round(fwhm / 2)))
-    for r in torch.unique(ring[finite]).tolist():
-        v = img[finite & (ring >= r - half) & (ring <= r + half)]
-        if v.numel() < 20:
-            continue
-        m = v.median()
-        d = float(1.4826 * (v - m).abs().median())
-        med[ring == r] = m
-        mad[ring == r] = d if d > 0 else 1.0
-    return med, mad
 
 
 def features(terms: FrameTerms) -> torch.Tensor:

@@ -79,7 +79,7 @@ def load_detector(name_or_path: str | Path = DEFAULT_MODEL, channels: int | None
             raise KeyError("kind")
         model = DeepDetector(UNetConfig(**meta["unet"]), int(meta["channels"]))
         model.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
-    except Exception as e:  # noqa: BLE001 - any failure here means an unusable file
+    except Exception as e:
         raise InputError(f"not a valid deep-detector weights file ({type(e).__name__})",
                          source=str(path)) from None
     if meta["feature_version"] != FEATURE_VERSION:
@@ -87,7 +87,9 @@ def load_detector(name_or_path: str | Path = DEFAULT_MODEL, channels: int | None
                          f"inversa computes version {FEATURE_VERSION}; retrain it",
                          source=str(path))
     if channels is not None and channels != model.channels:
-        kind = lambda n: "spectral cubes with %d channels" % n if n > 1 else "plain ADI cubes"  # noqa: E731
+        def kind(n: int) -> str:
+            return f"spectral cubes with {n} channels" if n > 1 else "plain ADI cubes"
+
         raise InputError(f"model trained on {kind(model.channels)}, the input is "
                          f"{kind(channels)}; use per-observation training (no --model) or "
                          f"`inversa exo train` on matching data", source=str(path))

@@ -4,9 +4,10 @@ Real positives are rare, so the positives are made: companions are injected with
 (well known) off-axis PSF at random positions (sub-pixel) and at contrasts log-uniform
 around the detection limit, ``contrast = s x sigma(r) / eta(r)`` with ``s`` log-uniform
 in ``snr_range``, ``sigma(r)`` the azimuthal median of PACO's calibrated flux error at
-that separation and ``eta(r)`` the efficiency below. The frames' parallactic angles are randomly permuted first (the
-*shuffled-angle trick*): an unknown real source of the cube no longer adds up along any
-trajectory, so it cannot be learned as background, while the injected companions follow
+that separation and ``eta(r)`` the efficiency below. The frames' parallactic angles
+are randomly permuted first (the *shuffled-angle trick*): an unknown real source of the
+cube no longer adds up along any trajectory, so it cannot be learned as background, while
+the injected companions follow
 the permuted angles' trajectories, where the features look for them. The target is a
 disc of ``target_radius`` FWHM around each injected companion. Close to the star PACO's
 statistic keeps only a fraction of a source's nominal S/N (:func:`efficiency`, measured
@@ -21,10 +22,10 @@ from dataclasses import dataclass
 
 import torch
 
-from inversa.exo.deep.features import FrameTerms, annulus_stats, features, frame_terms
+from inversa.exo.deep.features import FrameTerms, features, frame_terms
 from inversa.exo.geometry import polar_grid, to_xy
 from inversa.exo.inject import Companion, inject
-from inversa.exo.paco import PacoConfig
+from inversa.exo.paco import PacoConfig, annulus_stats
 
 
 @dataclass(frozen=True)
