@@ -75,7 +75,7 @@ class BurstOperator(LinearOperator):
 
 def data_weights(pred: torch.Tensor, y: torch.Tensor, noise, robust: bool = True,
                  width: float | torch.Tensor = 3.0, cap: float | None = None,
-                 ) -> tuple[torch.Tensor, float]:
+                 gain: torch.Tensor | None = None) -> tuple[torch.Tensor, float]:
     """Per-sample weights of the data term and the median noise variance ``v_bar``:
 
     .. math::  w = \\min(\\bar v / v(\\hat y), \\text{cap}) \\,/\\, (1 + (r / c)^2)
@@ -84,8 +84,19 @@ def data_weights(pred: torch.Tensor, y: torch.Tensor, noise, robust: bool = True
     with ``v`` the noise model's variance at the prediction ``y_hat`` (``noise`` a
     :class:`~inversa.camera.noise.NoiseLevels`), the Cauchy factor only when ``robust``
     (width ``c``), and zero on saturated samples (no information on the scene).
+
+    ``gain`` (K,): frame ``k`` was recorded with exposure ``e_k`` and ``y_k``, ``y_hat_k``
+    are divided by it (radiance units, HDR); then ``v = v_raw(e_k y_hat) / e_k^2`` and a
+    sample is saturated when ``e_k y >= 0.999``. For shot-limited samples the weight is
+    proportional to ``e_k``: longer exposures count more, as in exposure-weighted merging.
     """
-    var = noise.variance(pred.clamp(min=0)) + 1e-10
+    if gain is None:
+        var = noise.variance(pred.clamp(min=0)) + 1e-10
+        raw = y
+    else:
+        e = gain.to(pred).reshape(*([1] * (pred.dim() - 3)), -1, 1, 1)
+        var = noise.variance(e * pred.clamp(min=0)) / e ** 2 + 1e-10
+        raw = y * e
     ref_var = float(var.median())
     w = ref_var / var
     if cap is not None:
@@ -93,4 +104,4 @@ def data_weights(pred: torch.Tensor, y: torch.Tensor, noise, robust: bool = True
     if robust:
         r = (y - pred) / var.sqrt()
         w = w / (1 + (r / width) ** 2)
-    return w * (y < 0.999), ref_var
+    return w * (raw < 0.999), ref_var

@@ -44,10 +44,13 @@ def anchor(raw0: torch.Tensor, cfa: str, scale: int) -> torch.Tensor:
 def merge(raw: torch.Tensor, cfa: str, matrices_hr: torch.Tensor, scale: int,
           noise: NoiseLevels | None = None, width: float = 0.6, robust: bool = True,
           radius: int | None = None, frame_weights: torch.Tensor | None = None,
-          sample_weights: torch.Tensor | None = None) -> torch.Tensor:
+          sample_weights: torch.Tensor | None = None,
+          saturated: torch.Tensor | None = None) -> torch.Tensor:
     """Kernel-regression merge of a raw burst ``(K, h, w)`` -> ``(1, 3, s h, s w)``.
 
-    ``matrices_hr`` (K, 3, 3) frame -> reference in high-resolution pixels.
+    ``matrices_hr`` (K, 3, 3) frame -> reference in high-resolution pixels; ``saturated``
+    (K, h, w) bool: samples to leave out as clipped (default: ``raw >= 0.999``; give it
+    when the frames were divided by their exposures).
     """
     k, h, w = raw.shape
     s = scale
@@ -78,7 +81,7 @@ def merge(raw: torch.Tensor, cfa: str, matrices_hr: torch.Tensor, scale: int,
             # reference interpolation error counts as noise too (texture, aliasing)
             d = (y - pred).abs() / (3 * var.sqrt())
             wts = wts * torch.exp(-0.5 * (d - 1).clamp(min=0) ** 2)
-    sat = y >= 0.999
+    sat = y >= 0.999 if saturated is None else saturated.reshape(k, -1)
     wts = wts * (~sat)
     density = torch.tensor([1 / 4, 1 / 2, 1 / 4], dtype=dt) * k / (s * s)  # samples per px
     sig = width / density.sqrt()  # per channel, in HR pixels

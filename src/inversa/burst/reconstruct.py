@@ -65,6 +65,7 @@ class ReconConfig:
     scale: int = 4
     prior: PriorName = "pnp"
     lam: float | None = None  # None: automatic (AUTO_LAMBDA, scaled by the noise for TV)
+    lam_factor: float | None = None  # TV / wavelet: replaces AUTO_LAMBDA's factor
     iterations: int = 8  # HQS iterations of the first round (the robust round: half)
     cg_iter: int = 8  # conjugate-gradient steps per HQS data step
     robust: bool = True  # second round with Cauchy weights from the residuals
@@ -108,20 +109,17 @@ def make_prior(name: str):
     return LearnedPrior()
 
 
-def _frame_weights(a: BurstOperator, y: torch.Tensor, x: torch.Tensor, noise: NoiseLevels,
-                   robust: bool) -> tuple[torch.Tensor, float]:
-    """Per-pixel data weights (1, K, h, w) normalised to the median noise variance."""
-    return data_weights(a(x), y, noise, robust=robust)
-
-
 def map_solve(y: torch.Tensor, a: BurstOperator, x0: torch.Tensor, noise: NoiseLevels,
-              config: ReconConfig, valid: torch.Tensor | None = None) -> torch.Tensor:
-    """HQS on the weighted MAP problem, two rounds of robust weights."""
+              config: ReconConfig, valid: torch.Tensor | None = None,
+              gain: torch.Tensor | None = None) -> torch.Tensor:
+    """HQS on the weighted MAP problem, two rounds of robust weights. ``valid`` (1, K, h, w)
+    multiplies the data weights; ``gain`` (K,) exposures that ``y`` was divided by (see
+    :func:`~inversa.burst.forward.data_weights`)."""
     prior = make_prior(config.prior)
     x = x0
     rounds = 2 if config.robust else 1
     for r in range(rounds):
-        w, ref_var = _frame_weights(a, y, x, noise, robust=config.robust and r > 0)
+        w, ref_var = data_weights(a(x), y, noise, robust=config.robust and r > 0, gain=gain)
         if valid is not None:  # samples that see outside the region (tiles)
             w = w * valid
         sw = w.sqrt()
@@ -136,7 +134,9 @@ def map_solve(y: torch.Tensor, a: BurstOperator, x0: torch.Tensor, noise: NoiseL
             lam = lam_dpir * sigma ** 2
             mus = [lam / s ** 2 for s in sig]
         else:
-            lam = config.lam if config.lam is not None else AUTO_LAMBDA[config.prior] * ref_var
+            factor = config.lam_factor if config.lam_factor is not None \
+                else AUTO_LAMBDA[config.prior]
+            lam = config.lam if config.lam is not None else factor * ref_var
             # penalty grows geometrically: loose coupling first, the MAP solution at the end
             mus = [config.mu0 * 10 ** (config.mu_decades * i / max(iters - 1, 1))
                    for i in range(iters)]

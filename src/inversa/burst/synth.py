@@ -14,6 +14,13 @@ From an sRGB image:
    quantisation to ``bits`` with black level ``black`` (which also clips at digital number
    0; values a little below the black level are kept, as in real raw files).
 
+HDR and dynamic scenes (:mod:`inversa.burst.scene`): ``hdr_peak`` lifts the highlights of
+the linear image (and ``lights`` adds light sources) before step 2, so the scene's
+radiance exceeds the reference frame's white level; ``moving_objects`` composites textured
+discs that move independently of the camera into every frame after step 2 (and into the
+ground truth as frame 0 shows them). Both draw from a generator of their own, so the same
+seed without objects gives the same burst in every other respect (the static twin).
+
 Everything is drawn from one seed; the same seed gives the same burst.
 """
 
@@ -56,6 +63,9 @@ class SynthConfig:
     bits: int | None = 12
     black: float = 64.0
     interpolation: Literal["bilinear", "bicubic"] = "bilinear"
+    hdr_peak: float | None = None  # highlights lifted to this radiance (None: LDR scene)
+    lights: int = 0  # light sources of radiance hdr_peak (needs hdr_peak)
+    moving_objects: int = 0  # textured discs moving independently of the camera
 
     def __post_init__(self) -> None:
         if self.scale < 1:
@@ -72,6 +82,10 @@ class SynthConfig:
         if isinstance(self.noise, str) and self.noise not in ("random", "none"):
             raise InputError(f"noise must be 'random', 'none' or levels, got {self.noise!r}",
                              field="noise")
+        if self.hdr_peak is not None and not (1 <= self.hdr_peak < 1e6):
+            raise InputError(f"hdr_peak must be >= 1, got {self.hdr_peak}", field="hdr_peak")
+        if self.lights < 0 or self.moving_objects < 0:
+            raise InputError("lights and moving_objects must be >= 0", field="moving_objects")
         if self.interpolation not in ("bilinear", "bicubic"):
             raise InputError("interpolation must be bilinear or bicubic", field="interpolation")
 
@@ -85,6 +99,7 @@ class SyntheticBurst:
     motions: torch.Tensor  # (K, 3, 3) frame -> reference, high-resolution pixels
     isp: ISPParams  # renders gt (and the burst) back to the source photo
     scale: int
+    moving: torch.Tensor | None = None  # (s h, s w) bool: where moving objects pass
 
 
 def warp_frames(x: torch.Tensor, motions: torch.Tensor, box: tuple[int, int, int, int],
@@ -140,7 +155,23 @@ def synthesize_burst(srgb: torch.Tensor, config: SynthConfig = SynthConfig(),
                          f"{unit} (twice the scale, for the Bayer pattern)")
     lin, isp = unprocess(x, g)
     motions = random_motions(config.frames, (h, w), config.motion, g)
+    extras = config.hdr_peak is not None or config.moving_objects > 0
+    og = torch.Generator().manual_seed(  # scene extras: a generator of their own
+        int(torch.randint(2 ** 62, (1,), generator=g))) if extras else None
+    if config.hdr_peak is not None:
+        from inversa.burst.scene import hdr_scene
+
+        lin = hdr_scene(lin, config.hdr_peak, config.lights, og)
     hr = warp_frames(lin, motions, box, config.interpolation)  # (K, 3, h, w)
+    gt = lin[:, top:top + h, left:left + w].contiguous()
+    moving = None
+    if config.moving_objects:
+        from inversa.burst.scene import moving_mask, moving_objects, random_objects
+
+        objs = random_objects(config.moving_objects, (h, w), config.frames, og)
+        hr = moving_objects(hr, lin, objs, box)
+        gt = moving_objects(gt[None], lin, objs, box)[0]
+        moving = moving_mask(objs, motions, (h, w))
     lr = F.avg_pool2d(hr, s) if s > 1 else hr
     raw = mosaic(lr, config.cfa)  # (K, h/s, w/s)
     rel = torch.tensor(config.exposures if config.exposures else [1.0] * config.frames,
@@ -166,8 +197,7 @@ def synthesize_burst(srgb: torch.Tensor, config: SynthConfig = SynthConfig(),
     burst = Burst(raw=raw.float().contiguous(), cfa=config.cfa, exposure=exposure,
                   wb=isp.wb, ccm=torch.tensor(isp.ccm, dtype=torch.float64), noise=levels,
                   source="synthetic")
-    gt = lin[:, top:top + h, left:left + w].contiguous()
-    return SyntheticBurst(burst=burst, gt=gt, motions=motions, isp=isp, scale=s)
+    return SyntheticBurst(burst=burst, gt=gt, motions=motions, isp=isp, scale=s, moving=moving)
 
 
 def motions_record(sb: SyntheticBurst, seed: int, extra: dict | None = None) -> dict:
@@ -182,15 +212,31 @@ def motions_record(sb: SyntheticBurst, seed: int, extra: dict | None = None) -> 
             "frames": frames, **(extra or {})}
 
 
-def split_exposures(text: str | None) -> tuple[float, ...] | None:
-    """Parse ``"1,4,0.25"``."""
+def split_exposures(text: str | None, frames: int | None = None) -> tuple[float, ...] | None:
+    """Parse ``"1,4,0.25"`` (fractions such as ``1/4`` allowed). A list ending in ``...``
+    is a pattern, repeated over ``frames`` values.
+
+    >>> split_exposures("1,4,1/4...", frames=5)
+    (1.0, 4.0, 0.25, 1.0, 4.0)
+    """
     if text is None or text == "":
         return None
+    body = text.strip()
+    pattern = body.endswith("...")
+    body = body[:-3].rstrip(",") if pattern else body
+
+    def num(v: str) -> float:
+        a, _, b = v.strip().partition("/")
+        return float(a) / float(b) if b else float(a)
+
     try:
-        return tuple(float(v) for v in text.split(","))
-    except ValueError:
+        vals = tuple(num(v) for v in body.split(","))
+    except (ValueError, ZeroDivisionError):
         raise InputError(f"exposures must be numbers separated by commas, got {text!r}",
                          field="exposures") from None
+    if pattern and frames is not None:
+        vals = tuple(vals[i % len(vals)] for i in range(frames))
+    return vals
 
 
 __all__: Sequence[str] = ["SynthConfig", "SyntheticBurst", "motions_record", "split_exposures",

@@ -7,6 +7,7 @@ import typer
 from inversa.cli import batch, exo, synth, train
 from inversa.cli.burst import burst_cmd
 from inversa.cli.demo import demo_cmd
+from inversa.cli.hdr import hdr_cmd
 from inversa.cli.isp import isp_cmd
 from inversa.cli.restore import restore_cmd
 from inversa.cli.spikes import spikes_cmd
@@ -18,6 +19,7 @@ app.command("restore")(restore_cmd)
 app.command("spikes")(spikes_cmd)
 app.command("isp")(isp_cmd)
 app.command("burst")(burst_cmd)
+app.command("hdr")(hdr_cmd)
 app.command("demo")(demo_cmd)
 app.add_typer(synth.app, name="synth")
 app.add_typer(train.app, name="train")

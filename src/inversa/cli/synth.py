@@ -34,7 +34,15 @@ def burst_cmd(
     max_rotation: float = typer.Option(1.0, help="Max rotation, degrees"),
     motion: str = typer.Option("random", help="random | handheld | homography"),
     exposures: str | None = typer.Option(None, help="Relative exposure per frame, e.g. "
-                                                    "1,4,0.25 (K values)"),
+                                                    "1,4,1/4 (K values), or 1,4,1/4... (a "
+                                                    "pattern repeated over the K frames)"),
+    hdr_peak: float | None = typer.Option(None, "--hdr-peak",
+                                          help="HDR scene: highlights lifted to this "
+                                               "radiance (x the reference white level) "
+                                               "and shadows deepened; e.g. 4"),
+    lights: int = typer.Option(0, help="Light sources of radiance --hdr-peak"),
+    moving_objects: int = typer.Option(0, "--moving-objects",
+                                       help="Objects moving independently of the camera"),
     bits: int = typer.Option(12, help="ADC bit depth"),
     black: float = typer.Option(64, help="Black level (DN)"),
     cfa: str = typer.Option("RGGB", help="Bayer pattern"),
@@ -43,8 +51,10 @@ def burst_cmd(
 ) -> None:
     """Unprocess IMAGE to linear camera RGB, move, integrate, decimate, mosaic, add noise.
 
-    Writes OUT (.npz burst), OUT_STEM.gt.npy (float32 (sH, sW, 3) linear camera RGB) and
-    OUT_STEM.motions.json (true frame -> reference matrices), all or nothing.
+    Writes OUT (.npz burst), OUT_STEM.gt.npy (float32 (sH, sW, 3) linear camera RGB: the
+    radiance of the reference frame's scene, in units of its white level, so above 1
+    where it clipped), OUT_STEM.motions.json (true frame -> reference matrices) and, with
+    moving objects, OUT_STEM.moving.npy ((sH, sW) bool: where they pass), all or nothing.
 
     Example: inversa synth burst astronaut -o burst.npz --scale 4 --frames 14 --seed 0
     """
@@ -64,9 +74,12 @@ def burst_cmd(
     if dng_dir is not None:
         check_new_folder(dng_dir)
     noise_cfg = noise if noise in ("random", "none") else NoiseLevels.parse(noise)
-    exp = split_exposures(exposures)
+    exp = split_exposures(exposures, frames)
+    if lights and hdr_peak is None:
+        raise InputError("--lights needs --hdr-peak (their radiance)", field="--lights")
     config = SynthConfig(scale=scale, frames=frames, noise=noise_cfg, exposures=exp,
-                         bits=bits, black=black, cfa=cfa,
+                         bits=bits, black=black, cfa=cfa, hdr_peak=hdr_peak, lights=lights,
+                         moving_objects=moving_objects,
                          motion=MotionConfig(max_translation=max_translation,
                                              max_rotation=max_rotation, kind=motion))
     src = load_source(str(image))
@@ -87,6 +100,9 @@ def burst_cmd(
         st.stage(out, npz_writer(sb.burst))
         st.stage(gt_path, lambda p: np.save(p, gt))
         st.stage(motion_path, lambda p: p.write_text(json.dumps(record, indent=1)))
+        if sb.moving is not None:
+            mv = sb.moving.numpy()
+            st.stage(out.with_name(out.stem + ".moving.npy"), lambda p: np.save(p, mv))
         if dng_dir is not None:
             st.stage_folder(dng_dir, dng_filler(sb.burst, bits=bits, black=black))
         st.commit()
@@ -95,6 +111,7 @@ def burst_cmd(
     print(f"{out}: {k} frames {w}x{h} {config.cfa}, ground truth {gt.shape[1]}x{gt.shape[0]} "
           f"(x{scale}), noise " + ("none" if n is None else f"shot={n.shot:.3g} read={n.read:.3g}"))
     print(f"also wrote {gt_path.name}, {motion_path.name}"
+          + (f", {out.stem}.moving.npy" if sb.moving is not None else "")
           + (f" and {dng_dir}/ ({k} DNG files)" if dng_dir is not None else ""))
 
 

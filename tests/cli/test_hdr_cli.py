@@ -1,0 +1,110 @@
+"""``inversa synth burst --exposures/--hdr-peak/--moving-objects`` and ``inversa hdr``:
+outputs in every format, weight maps, bad input (one line, exit 2, nothing written)."""
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from inversa.camera.burstio import Burst, write_npz
+from inversa.camera.hdrio import read_exr
+from inversa.cli.main import app
+
+runner = CliRunner()
+
+
+def _ok(args):
+    res = runner.invoke(app, [str(a) for a in args])
+    assert res.exit_code == 0, res.output
+    return res
+
+
+def _fails(args, folder, match):
+    before = set(folder.rglob("*"))
+    res = runner.invoke(app, [str(a) for a in args])
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("inversa: error:"), res.output
+    assert match in res.output, res.output
+    assert set(folder.rglob("*")) == before  # nothing written, nothing half-written
+
+
+@pytest.fixture(scope="module")
+def bracketed(tmp_path_factory):
+    d = tmp_path_factory.mktemp("hdr")
+    _ok(["synth", "burst", "coffee", "-o", d / "b.npz", "--scale", "2", "--frames", "6",
+         "--exposures", "1,4,1/4...", "--hdr-peak", "4", "--lights", "1", "--moving-objects",
+         "1", "--crop", "128", "--seed", "2", "--noise", "2e-3,2e-6"])
+    return d
+
+
+def test_synth_writes_bracketed_burst_radiance_and_moving_mask(bracketed):
+    z = np.load(bracketed / "b.npz")
+    e = z["exposure"]
+    assert np.allclose(e / e[0], [1, 4, 0.25, 1, 4, 0.25])
+    gt = np.load(bracketed / "b.gt.npy")
+    assert gt.shape == (128, 128, 3) and gt.max() > 1.5  # radiance above the white level
+    mv = np.load(bracketed / "b.moving.npy")
+    assert mv.shape == (128, 128) and mv.dtype == bool and 0 < mv.mean() < 1
+
+
+@pytest.mark.parametrize("ext", [".exr", ".npy", ".tiff", ".png"])
+def test_hdr_outputs(bracketed, tmp_path, ext):
+    out = tmp_path / f"r{ext}"
+    res = _ok(["hdr", bracketed / "b.npz", "-o", out, "--scale", "2"])
+    assert "radiance up to" in res.output
+    if ext == ".exr":
+        a = read_exr(out)
+    elif ext == ".npy":
+        a = np.load(out)
+    elif ext == ".tiff":
+        import tifffile
+
+        a = tifffile.imread(out)
+    else:
+        from inversa.restore.imageio import read_image
+
+        a = read_image(out).image[0].permute(1, 2, 0).numpy()
+        assert a.max() <= 1
+    assert a.shape == (128, 128, 3) and np.isfinite(a).all()
+    if ext != ".png":
+        gt = np.load(bracketed / "b.gt.npy")
+        rel = np.abs(a - gt).mean() / gt.mean()
+        assert rel < 0.25, rel  # right units (a wrong exposure scale gives > 0.5)
+
+
+def test_hdr_save_weights(bracketed, tmp_path):
+    _ok(["hdr", bracketed / "b.npz", "-o", tmp_path / "r.npy", "--save-weights",
+         tmp_path / "w.npz", "--method", "merge"])
+    w = np.load(tmp_path / "w.npz")
+    assert w["confidence"].shape == (6, 64, 64) and w["saturated"].dtype == bool
+    assert np.allclose(w["exposure_weight"].sum(0)[w["exposure_weight"].sum(0) > 0], 1,
+                       atol=1e-5)
+    _ok(["hdr", bracketed / "b.npz", "-o", tmp_path / "r2.npy", "--save-weights",
+         tmp_path / "w.png", "--method", "naive"])
+    assert (tmp_path / "w.png").stat().st_size > 1000
+
+
+def test_hdr_bad_input(bracketed, tmp_path):
+    b = bracketed / "b.npz"
+    _fails(["hdr", b, "-o", tmp_path / "r.npy", "--exposures", "1,2"], tmp_path,
+           "2 exposure times given for 6 frames")
+    _fails(["hdr", b, "-o", tmp_path / "r.npy", "--exposures", "1,2,0,1,1,1"], tmp_path,
+           "exposure")
+    _fails(["hdr", b, "-o", tmp_path / "r.npy", "--exposures", "1,2,-1,1,1,1"], tmp_path,
+           "exposure")
+    _fails(["hdr", b, "-o", tmp_path / "r.bmp"], tmp_path, "extension")
+    _fails(["hdr", b, "-o", tmp_path / "r.npy", "--method", "learned"], tmp_path, "learned")
+    _fails(["hdr", b, "-o", tmp_path / "r.npy", "--save-weights", tmp_path / "w.txt"],
+           tmp_path, "--save-weights")
+    write_npz(Burst(torch.rand(3, 32, 32), "RGGB"), tmp_path / "noexp.npz")
+    _fails(["hdr", tmp_path / "noexp.npz", "-o", tmp_path / "r.npy"], tmp_path,
+           "exposure times")
+    write_npz(Burst(torch.ones(3, 32, 32), "RGGB", exposure=torch.tensor([1.0, 2, 4])),
+              tmp_path / "sat.npz")
+    _fails(["hdr", tmp_path / "sat.npz", "-o", tmp_path / "r.npy"], tmp_path, "saturated")
+    np.savez(tmp_path / "badexp.npz", raw=np.random.rand(3, 32, 32).astype(np.float32),
+             cfa=np.array("RGGB"), exposure=np.array([1.0, 2.0]))
+    _fails(["hdr", tmp_path / "badexp.npz", "-o", tmp_path / "r.npy"], tmp_path, "exposure")
+    _fails(["synth", "burst", "coffee", "-o", tmp_path / "x.npz", "--lights", "2"], tmp_path,
+           "--hdr-peak")
