@@ -123,7 +123,7 @@ def test_confidence_is_one_on_static_and_low_where_objects_moved():
         assert torch.equal(g[0], torch.ones_like(g[0]))
         inside = frames_inside(sb.motions, *b.raw.shape[1:], 2) & usable
         if moving == 0:
-            assert float((g[1:] < 0.6)[inside[1:]].float().mean()) < 0.005
+            assert float((g[1:] < 0.6)[inside[1:]].float().mean()) < 0.02
         else:
             # frames whose raw values the objects changed, against the static twin
             twin = _burst(moving=0).burst.raw

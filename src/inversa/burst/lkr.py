@@ -124,12 +124,15 @@ class LKRNet(nn.Module):
 
     def forward(self, raw: torch.Tensor, cfa: str, motions_hr: torch.Tensor, scale: int,
                 noise: NoiseLevels, valid: torch.Tensor | None = None,
-                x0: torch.Tensor | None = None) -> torch.Tensor:
+                x0: torch.Tensor | None = None,
+                gain: torch.Tensor | None = None) -> torch.Tensor:
         """Reconstruct one burst ``raw`` (K, h, w) -> ``(1, 3, s h, s w)``.
 
         ``motions_hr`` (K, 3, 3) frame -> reference in high-resolution pixels (from the
         aligner), refined inside; ``valid`` (K, h, w) optional sample mask (tiles,
-        frames left out); ``x0`` the start (default: ``merge``).
+        frames left out, HDR weights); ``x0`` the start (default: ``merge``); ``gain``
+        (K,) exposures ``raw`` was divided by (HDR, see
+        :func:`~inversa.burst.forward.data_weights`).
         """
         cfg = self.config
         k, h, w = raw.shape
@@ -152,7 +155,8 @@ class LKRNet(nn.Module):
             # bounded, so that dark pixels (or a read level estimated as zero) do not
             # dominate the data term
             wgt, ref_var = data_weights(a(x).detach(), y, noise,
-                                        width=torch.exp(self.log_robust[t]), cap=MAX_WEIGHT)
+                                        width=torch.exp(self.log_robust[t]), cap=MAX_WEIGHT,
+                                        gain=gain)
             wgt = wgt * vmask
             if sigma is None:
                 sigma = math.sqrt(ref_var)

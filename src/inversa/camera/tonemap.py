@@ -12,8 +12,10 @@ A local operator followed by a global one, in the manner of Durand and Dorsey (2
    (B_99 - B_1))``;
 3. **global**: a Reinhard curve ``L'' = L' (1 + L' / w^2) / (1 + L')`` with white point
    ``w`` (the largest ``L'``, at most 4), which rolls off what is left above 1;
-4. colour is carried by the ratios ``rgb / L`` (raised to ``saturation``), then the sRGB
-   gamma.
+4. colour is carried by the ratios ``(rgb + f) / (L + f)`` (raised to ``saturation``),
+   with ``f`` a thousandth of the 99th-percentile luminance: near black, where the
+   ratios are noise, pixels fade to grey instead of taking saturated random colours;
+   then the sRGB gamma.
 
 Every step is a fixed, documented function of the image: the same radiance gives the
 same picture. Values are clipped only at the very end.
@@ -87,7 +89,8 @@ def tonemap(x: torch.Tensor, isp: ISPParams = ISPParams(),
     white = min(float(lp.max()), 4.0)
     white = max(white, 1.0)
     ld = lp * (1 + lp / white ** 2) / (1 + lp)
-    out = (rgb / lum).clamp(min=0) ** config.saturation * ld
+    floor = 1e-3 * float(torch.quantile(lum.flatten(), 0.99))
+    out = ((rgb + floor) / (lum + floor)).clamp(min=0) ** config.saturation * ld
     out = srgb_gamma(out.clamp(0, 1))
     return out[0] if squeeze else out
 

@@ -65,9 +65,6 @@ def hdr_cmd(
         if save_weights.suffix.lower() not in (".npz", ".png"):
             raise InputError("--save-weights must end in .npz or .png", source=str(save_weights))
         check_parent(save_weights)
-    if method == "learned":
-        raise InputError("no learned HDR model is shipped yet; use --method map",
-                         field="--method")
     config = HDRConfig(method=method, scale=scale, motion=motion,
                        confidence=not no_confidence)
     burst = read_burst(inputs[0] if len(inputs) == 1 else list(inputs))
