@@ -180,3 +180,31 @@ def test_hdr_refuses_all_saturated_and_single_frame_works():
     one = Burst(torch.rand(1, 16, 16) * 0.5, "RGGB", exposure=torch.tensor([0.01]))
     r = reconstruct_hdr(one, HDRConfig(scale=1, method="merge"), noise=LEVELS)
     assert r.x.shape == (1, 3, 16, 16) and math.isfinite(float(r.x.sum()))
+
+
+def _linear(x, gt, border=16):
+    pk = float(gt.max())
+    d = ((x[0] / pk).clamp(0, 1) - gt / pk)[:, border:-border, border:-border]
+    return float(-10 * torch.log10((d ** 2).mean()))
+
+
+def test_shipped_learned_hdr_beats_map():
+    """The shipped hdr_lkr weights load offline and beat the classical map on held-out
+    bursts (a static and a dynamic one) in linear PSNR, the radiance itself: it recovers
+    highlights better. (In mu-law PSNR, which weighs the shadows, it does not always:
+    docs/benchmarks.md.)"""
+    from inversa.burst.hdr import has_hdr_model
+
+    assert has_hdr_model()
+    gains = []
+    for moving in (0, 2):
+        cfg = SynthConfig(scale=2, frames=9, exposures=EXP, hdr_peak=4.0, lights=1,
+                          moving_objects=moving)
+        sb = synthesize_burst(bundled("chelsea"), cfg, seed=21, box=(100, 100, 128, 128))
+        m = reconstruct_hdr(sb.burst, HDRConfig(method="map"))
+        lr = reconstruct_hdr(sb.burst, HDRConfig(method="learned"))
+        assert lr.x.shape == m.x.shape
+        gains.append(_linear(lr.x, sb.gt) - _linear(m.x, sb.gt))
+    assert sum(gains) / 2 > 0.5, gains
+    with pytest.raises(InputError, match="scales"):
+        reconstruct_hdr(_burst(scale=4).burst, HDRConfig(method="learned", scale=4))

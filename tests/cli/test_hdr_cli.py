@@ -94,7 +94,9 @@ def test_hdr_bad_input(bracketed, tmp_path):
     _fails(["hdr", b, "-o", tmp_path / "r.npy", "--exposures", "1,2,-1,1,1,1"], tmp_path,
            "exposure")
     _fails(["hdr", b, "-o", tmp_path / "r.bmp"], tmp_path, "extension")
-    _fails(["hdr", b, "-o", tmp_path / "r.npy", "--method", "learned"], tmp_path, "learned")
+    _fails(["hdr", b, "-o", tmp_path / "r.npy", "--method", "learned", "--scale", "4"],
+           tmp_path, "scales")
+    _fails(["hdr", b, "-o", tmp_path / "r.npy", "--method", "magic"], tmp_path, "magic")
     _fails(["hdr", b, "-o", tmp_path / "r.npy", "--save-weights", tmp_path / "w.txt"],
            tmp_path, "--save-weights")
     write_npz(Burst(torch.rand(3, 32, 32), "RGGB"), tmp_path / "noexp.npz")

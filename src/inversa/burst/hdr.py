@@ -219,9 +219,11 @@ def confidence(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, scale: 
     .. math::  g = \\exp(-\\tfrac12 \\max(|z| - t, 0)^2 / c^2)
 
     Where the reference is clipped it only says ``x >= 1``: there only a frame that sees
-    less (``d < 0``) disagrees. Distrusted regions are widened by ``g_erode`` samples (a
-    moving object is one region). On static synthetic scenes about 1 % of samples get
-    ``g < 0.6``; where an object moved, about 85 % do (``tests/burst/test_hdr.py``).
+    less (``d < 0``) disagrees; conversely a clipped sample where the reference predicts
+    less than 80 % of the white level (plus 3 sigma) is distrusted. Distrusted regions
+    are widened by ``g_erode`` samples (a moving object is one region). On static
+    synthetic scenes about 1 % of samples get ``g < 0.6``; where an object moved, most do
+    (``tests/burst/test_hdr.py``).
     """
     h, w = y_n.shape[-2:]
     s, n = scale, config.g_window
@@ -246,6 +248,10 @@ def confidence(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, scale: 
             + (config.texture_error * _box(tex, n)) ** 2 + 1e-12)
     z = d / sig2.sqrt()
     g = torch.exp(-0.5 * ((z.abs() - config.g_threshold).clamp(min=0) / config.g_width) ** 2)
+    # a clipped sample where the reference says the frame should be well below its white
+    # level is an object that is not in the reference (it would give a false bound)
+    clipped_k = (e * y_n >= WHITE) & ~clipped & (e * (pred + 3 * var.sqrt()) < 0.8)
+    g = torch.where(clipped_k, torch.zeros_like(g), g)
     if config.g_erode > 0:  # a moving object is one region: distrust its whole footprint
         r = config.g_erode
         g = -F.max_pool2d(-g[:, None], 2 * r + 1, stride=1, padding=r)[:, 0]
@@ -389,10 +395,16 @@ def reconstruct_hdr(burst: Burst, config: HDRConfig = HDRConfig(),
     >>> reconstruct_hdr(sb.burst, HDRConfig(scale=2, method="merge")).x.shape
     torch.Size([1, 3, 64, 64])
     """
-    if config.method == "learned" and not has_hdr_model(config.model):
-        raise InputError(f"no weights {config.model!r} for the learned HDR reconstruction; "
-                         "train them with `inversa train hdr` or use --method map",
-                         field="method")
+    if config.method == "learned":
+        if not has_hdr_model(config.model):
+            raise InputError(f"no weights {config.model!r} for the learned HDR "
+                             "reconstruction; train them with `inversa train hdr` or use "
+                             "--method map", field="method")
+        scales = hdr_model(config.model).config.scales
+        if config.scale not in scales:
+            raise InputError(f"the learned HDR model {config.model!r} was trained for scales "
+                             f"{list(scales)}, not {config.scale}; use --method map",
+                             field="scale")
     inp = prepare_hdr(burst, config, noise, motions_hr)
     x = inp.x0
     if config.method == "map":

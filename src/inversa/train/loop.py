@@ -4,7 +4,8 @@
 and a cosine learning-rate schedule. Every ``ckpt_every`` steps it writes a checkpoint
 (model, optimiser, scheduler, random generator, step) atomically; if the checkpoint exists
 when ``fit`` starts, training resumes from it bit-for-bit. One JSON line per ``log_every``
-steps is appended to ``log_path``. Training stops at ``steps``, after ``max_minutes``, or
+steps is appended to ``log_path``. A step whose loss or gradients are not finite is
+skipped (counted in the state as ``skipped``). Training stops at ``steps``, after ``max_minutes``, or
 when ``validate`` has not improved for ``patience`` validations (early stop); the best
 validated weights are kept. A model with a ``param_groups()`` method gives its own Adam
 parameter groups, each with an ``lr_scale`` factor. With a time limit, the cosine
@@ -100,14 +101,20 @@ def fit(model: torch.nn.Module,
             loss = loss_fn(model, batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            if config.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            opt.step()
-            lv = float(loss.detach())
-            running = lv if running is None else 0.98 * running + 0.02 * lv
+            finite = bool(torch.isfinite(loss)) and all(
+                bool(torch.isfinite(p.grad).all()) for p in model.parameters()
+                if p.grad is not None)
+            if finite:  # a degenerate sample must not turn the weights into NaN
+                if config.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                opt.step()
+                lv = float(loss.detach())
+                running = lv if running is None else 0.98 * running + 0.02 * lv
+            else:
+                state["skipped"] = state.get("skipped", 0) + 1
             state["step"] = step + 1
             state["minutes"] = (time.time() - t0) / 60
-            prog.update(task, completed=state["step"], loss=running)
+            prog.update(task, completed=state["step"], loss=running or 0.0)
             if on_step is not None:
                 on_step(state["step"], config.steps)
             stop = config.max_minutes > 0 and state["minutes"] >= config.max_minutes
