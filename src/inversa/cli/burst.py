@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from inversa.cli.common import handle_errors
+from inversa.cli.common import handle_errors, noise_option
 from inversa.errors import InputError
 
 LINEAR_EXT = {".npy", ".tif", ".tiff"}
@@ -52,7 +52,6 @@ def burst_cmd(
     from inversa.burst.reconstruct import ReconConfig, default_method, reconstruct
     from inversa.camera.burstio import read_burst
     from inversa.camera.isp import render as isp_render
-    from inversa.camera.noise import NoiseLevels
     from inversa.restore.imageio import write_image
 
     ext = out.suffix.lower()
@@ -74,12 +73,7 @@ def burst_cmd(
     config = ReconConfig(method=method, scale=scale, prior=prior, motion=motion,
                          refine=refine, max_frames=frames, tile=tile)
     burst = read_burst(inputs[0] if len(inputs) == 1 else list(inputs))
-    if noise == "auto":
-        lv = burst.noise
-    elif noise == "blind":
-        lv = None
-    else:
-        lv = NoiseLevels.parse(noise)
+    lv = noise_option(noise, burst)
     console = Console(stderr=True)
     import warnings
 

@@ -27,3 +27,15 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+def noise_option(spec: str, burst):
+    """``--noise``: ``auto`` (the burst's metadata, else estimated), ``blind`` (estimated:
+    ``None``) or ``SHOT,READ``."""
+    from inversa.camera.noise import NoiseLevels
+
+    if spec == "auto":
+        return burst.noise
+    if spec == "blind":
+        return None
+    return NoiseLevels.parse(spec)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from inversa.cli.common import handle_errors
+from inversa.cli.common import handle_errors, noise_option
 from inversa.errors import InputError
 
 DISPLAY_EXT = {".png", ".jpg", ".jpeg"}
@@ -52,7 +52,6 @@ def hdr_cmd(
     from inversa.burst.synth import split_exposures
     from inversa.camera.burstio import Burst, read_burst
     from inversa.camera.hdrio import RADIANCE_EXT, write_radiance
-    from inversa.camera.noise import NoiseLevels
     from inversa.camera.tonemap import tonemap
     from inversa.restore.imageio import write_image
 
@@ -76,12 +75,7 @@ def hdr_cmd(
         burst = Burst(raw=burst.raw, cfa=burst.cfa, exposure=torch.tensor(exp),
                       wb=burst.wb, ccm=burst.ccm, noise=burst.noise, iso=burst.iso,
                       source=burst.source, paths=burst.paths)
-    if noise == "auto":
-        lv = burst.noise
-    elif noise == "blind":
-        lv = None
-    else:
-        lv = NoiseLevels.parse(noise)
+    lv = noise_option(noise, burst)
     console = Console(stderr=True)
     import warnings
 
