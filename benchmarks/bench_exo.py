@@ -98,6 +98,18 @@ def peak_near(snr: np.ndarray, x: float, y: float, f: float):
     return divmod(int(idx), w)
 
 
+def held_out_cube(seed: int, k: int, n: int):
+    """The benchmarks' held-out cube of this seed (4 companions, contrasts 1e-5 to 2e-4,
+    placed from ``seed + 1000``): ``(cfg, comps, sim, truths, fwhm)``; prints a line."""
+    cfg = SimConfig()
+    comps = random_companions(4, (1e-5, 2e-4), cfg.size, 4.1, seed=seed + 1000)
+    sim = simulate(cfg, comps, seed=seed)
+    truths = [c.xy((cfg.size, cfg.size)) for c in comps]
+    print(f"cube {k + 1}/{n} (seed {seed}): companions "
+          + ", ".join(f"{c.sep:.0f}px/{c.flux:.1e}" for c in comps), flush=True)
+    return cfg, comps, sim, truths, psf_fwhm(sim.psf)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cubes", type=int, default=6)
@@ -121,15 +133,9 @@ def main() -> None:
     example = {}
     for k in range(args.cubes):
         seed = args.seed0 + k
-        cfg = SimConfig()
-        comps = random_companions(4, (1e-5, 2e-4), cfg.size, 4.1, seed=seed + 1000)
-        sim = simulate(cfg, comps, seed=seed)
+        cfg, comps, sim, truths, f = held_out_cube(seed, k, args.cubes)
         null = simulate(cfg, [], seed=seed + 500)
         shape = (cfg.size, cfg.size)
-        truths = [c.xy(shape) for c in comps]
-        f = psf_fwhm(sim.psf)
-        print(f"cube {k + 1}/{args.cubes} (seed {seed}): companions "
-              + ", ".join(f"{c.sep:.0f}px/{c.flux:.1e}" for c in comps), flush=True)
         maps: dict[str, np.ndarray] = {}
 
         t0 = time.perf_counter()

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_exo import auc, background, peak_near, score
+from bench_exo import auc, background, held_out_cube, peak_near, score
 
 from inversa.exo.baselines import pca_adi
 from inversa.exo.candidates import refine
@@ -48,8 +48,6 @@ from inversa.exo.deep.detect import DeepConfig, fit_observation
 from inversa.exo.deep.model import has_detector
 from inversa.exo.inject import Companion, inject
 from inversa.exo.paco import PacoConfig, paco_map, unbiased_flux
-from inversa.exo.psf import fwhm as psf_fwhm
-from inversa.exo.simulate import SimConfig, random_companions, simulate
 from inversa.exo.snrmap import snr_map
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,14 +139,7 @@ def main() -> None:
     example = {}
     for k in range(args.cubes):
         seed = args.seed0 + k
-        cfg = SimConfig()
-        comps = random_companions(4, (1e-5, 2e-4), cfg.size, 4.1, seed=seed + 1000)
-        sim = simulate(cfg, comps, seed=seed)
-        shape = (cfg.size, cfg.size)
-        truths = [c.xy(shape) for c in comps]
-        f = psf_fwhm(sim.psf)
-        print(f"cube {k + 1}/{args.cubes} (seed {seed}): companions "
-              + ", ".join(f"{c.sep:.0f}px/{c.flux:.1e}" for c in comps), flush=True)
+        _, comps, sim, truths, f = held_out_cube(seed, k, args.cubes)
         maps, fitted = {}, {}
 
         t0 = time.perf_counter()

@@ -41,11 +41,17 @@ import numpy as np
 import torch
 from common import TEST_COLOR, bundled, markdown_table
 
-from inversa.burst.hdr import HDRConfig, has_hdr_model, mu_law, reconstruct_hdr, relative_exposures
+from inversa.burst.hdr import (
+    HDRConfig,
+    has_hdr_model,
+    mu_law,
+    on_reference,
+    reconstruct_hdr,
+    relative_exposures,
+)
 from inversa.burst.hdr_figure import plot_hdr
 from inversa.burst.merge import upsample
 from inversa.burst.reconstruct import ReconConfig, reconstruct
-from inversa.burst.sampling import sample_at
 from inversa.burst.synth import SynthConfig, split_exposures, synthesize_burst
 from inversa.camera.demosaic import demosaic_malvar
 
@@ -72,24 +78,13 @@ def scores(x: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor | None = None):
     return p(la, lb), p(ma, mb)
 
 
-def to_reference(img: torch.Tensor, m_hr: torch.Tensor) -> torch.Tensor:
-    """A frame's image (3, H, W) on its own grid -> the reference grid: out(p) =
-    img(P^-1 p)."""
-    _, h, w = img.shape
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64),
-                            torch.arange(w, dtype=torch.float64), indexing="ij")
-    p = torch.stack([xs.reshape(-1), ys.reshape(-1), torch.ones(h * w, dtype=torch.float64)])
-    q = torch.linalg.inv(m_hr.double()) @ p
-    qx, qy = (q[0] / q[2]).reshape(1, h, w), (q[1] / q[2]).reshape(1, h, w)
-    return sample_at(img[None], qx.float(), qy.float(), padding="border")[0]
-
-
 def aligned_frames(burst, m_hr: torch.Tensor, scale: int) -> list[torch.Tensor]:
     """Every frame demosaicked, upsampled and warped onto the reference, raw units."""
     out = []
     for k in range(burst.frames):
         rgb = upsample(demosaic_malvar(burst.raw[k], burst.cfa)[None].clamp(0, 1), scale)[0]
-        out.append(to_reference(rgb, m_hr[k]).clamp(0, 1))
+        out.append(on_reference(rgb[None], m_hr[k:k + 1], mode="bilinear",
+                                padding="border")[0].clamp(0, 1))
     return out
 
 

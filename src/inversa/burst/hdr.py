@@ -171,18 +171,26 @@ def alignment_frames(raw: torch.Tensor, rel: torch.Tensor, white: float = WHITE)
     return (raw / rel.reshape(-1, 1, 1)).clamp(max=top)
 
 
-def exposure_weights(raw_usable: torch.Tensor, rel: torch.Tensor, matrices: torch.Tensor,
-                     ) -> torch.Tensor:
-    """``e_k m_k / sum_j e_j m_j`` (K, H, W) on the reference raw grid, with ``m_j`` each
-    frame's usable-sample mask brought to the reference by its alignment ``matrices``
-    (frame -> reference, raw pixels); 0 where no frame is usable."""
-    k, h, w = raw_usable.shape
+def on_reference(img: torch.Tensor, matrices: torch.Tensor, mode: str = "nearest",
+                 padding: str = "zeros") -> torch.Tensor:
+    """Frame images ``img`` (K, C, H, W), each on its own grid, brought to the reference
+    grid: ``out[k](p) = img[k](P_k^{-1} p)`` with ``matrices`` (K, 3, 3) frame ->
+    reference on that grid."""
+    k, _, h, w = img.shape
     ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64),
                             torch.arange(w, dtype=torch.float64), indexing="ij")
     p = torch.stack([xs.reshape(-1), ys.reshape(-1), torch.ones(h * w, dtype=torch.float64)])
     q = torch.linalg.inv(matrices.double()) @ p  # reference pixel -> frame k
     qx, qy = (q[:, 0] / q[:, 2]).reshape(k, h, w), (q[:, 1] / q[:, 2]).reshape(k, h, w)
-    m = sample_at(raw_usable.float()[:, None], qx.float(), qy.float(), mode="nearest")[:, 0]
+    return sample_at(img, qx.float(), qy.float(), mode=mode, padding=padding)
+
+
+def exposure_weights(raw_usable: torch.Tensor, rel: torch.Tensor, matrices: torch.Tensor,
+                     ) -> torch.Tensor:
+    """``e_k m_k / sum_j e_j m_j`` (K, H, W) on the reference raw grid, with ``m_j`` each
+    frame's usable-sample mask brought to the reference by its alignment ``matrices``
+    (frame -> reference, raw pixels); 0 where no frame is usable."""
+    m = on_reference(raw_usable.float()[:, None], matrices)[:, 0]
     num = m * rel.reshape(-1, 1, 1)
     return num / num.sum(0, keepdim=True).clamp(min=1e-12)
 
@@ -198,8 +206,10 @@ def _box(x: torch.Tensor, n: int) -> torch.Tensor:
 
 def confidence(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, scale: int,
                cfa: str, noise: NoiseLevels, usable: torch.Tensor,
-               config: HDRConfig = HDRConfig()) -> torch.Tensor:
-    """Alignment confidence ``g`` (K, H, W) in [0, 1] on every frame's grid (1 for frame 0).
+               config: HDRConfig = HDRConfig(),
+               inside: torch.Tensor | None = None) -> torch.Tensor:
+    """Alignment confidence ``g`` (K, H, W) in [0, 1] on every frame's grid (1 for frame 0);
+    ``inside``: :func:`frames_inside` when the caller has it.
 
     The reference alone predicts every frame: ``x_0`` = Malvar demosaic of ``y_0 / e_0``,
     bicubic upsampling, then ``y_hat_k = M D W_{P_k} x_0``. Over ``n x n`` windows of
@@ -236,7 +246,8 @@ def confidence(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, scale: 
     sat0 = (~usable[0]).float()[None, None].expand(1, 3, h, w)
     sat0 = F.interpolate(sat0, scale_factor=s, mode="nearest") if s > 1 else sat0
     clipped = a(sat0)[0] > 0.01  # predicted from clipped reference samples
-    inside = frames_inside(m_hr, h, w, s)
+    if inside is None:
+        inside = frames_inside(m_hr, h, w, s)
     ok = (usable & inside).float()
     e = rel.to(y_n).reshape(-1, 1, 1)
     var = noise.variance(e * pred) / e ** 2 + noise.variance(pred) / 2
@@ -277,21 +288,13 @@ def saturation_bound(raw: torch.Tensor, rel: torch.Tensor, cfa: str, m_hr: torch
     colour inside a clipped region without reaching past its edges. Only samples with
     ``trust`` (K, H, W) above 1/2 count (a clipped moving object says nothing about the
     reference). Where every frame clipped, this is all that is known."""
-    k, h, w = raw.shape
+    h, w = raw.shape[-2:]
     s = scale
     per = ((raw >= white) & (trust > 0.5)).float()[:, None] * cfa_masks(cfa, h, w)[None]
     up = F.interpolate(per, scale_factor=s, mode="nearest") if s > 1 else per
-    hh, ww = h * s, w * s
-    ys, xs = torch.meshgrid(torch.arange(hh, dtype=torch.float64),
-                            torch.arange(ww, dtype=torch.float64), indexing="ij")
-    p = torch.stack([xs.reshape(-1), ys.reshape(-1), torch.ones(hh * ww, dtype=torch.float64)])
-    q = torch.linalg.inv(m_hr.double()) @ p  # reference pixel -> frame k
-    qx, qy = (q[:, 0] / q[:, 2]).reshape(k, hh, ww), (q[:, 1] / q[:, 2]).reshape(k, hh, ww)
-    on_ref = sample_at(up, qx.float(), qy.float(), mode="nearest")
     level = (white / rel.float()).reshape(-1, 1, 1, 1)
-    b = (on_ref * level).amax(0, keepdim=True)
-    r = 2 * s // 2 + s // 2  # covers the Bayer period of one colour (2 s output pixels)
-    r = max(r, 1)
+    b = (on_reference(up, m_hr) * level).amax(0, keepdim=True)
+    r = max(s + s // 2, 1)  # the window 2r+1 covers the Bayer period of one colour (2s)
     closed = F.max_pool2d(b, 2 * r + 1, stride=1, padding=r)
     closed = -F.max_pool2d(-closed, 2 * r + 1, stride=1, padding=r)
     return torch.maximum(b, closed)
@@ -364,13 +367,13 @@ def prepare_hdr(burst: Burst, config: HDRConfig = HDRConfig(),
         m_hr = alignment.to_hr(s)
         m_raw = alignment.matrices
     y_n = raw / rel.reshape(-1, 1, 1)
+    inside = frames_inside(m_hr, h, w, s)
     if config.confidence and config.method != "naive" and k > 1:
-        g = confidence(y_n, rel, m_hr, s, burst.cfa, lv, usable, config)
+        g = confidence(y_n, rel, m_hr, s, burst.cfa, lv, usable, config, inside)
     else:
         g = torch.ones_like(y_n)
     ew = exposure_weights(usable, rel, m_raw)
     idx = used.nonzero().flatten()
-    inside = frames_inside(m_hr, h, w, s)
     yk, rk, mk, gk = y_n[idx], rel[idx], m_hr[idx], g[idx]
     uk = usable[idx] & inside[idx]
     x = merge(yk, burst.cfa, mk, s, noise=None, robust=False, frame_weights=rk,
@@ -457,6 +460,18 @@ def mu_law(x: torch.Tensor, peak: float, mu: float = 5000.0) -> torch.Tensor:
     return torch.log1p(mu * u) / math.log1p(mu)
 
 
+def mu_psnr(x: torch.Tensor, gt: torch.Tensor, peak: float | None = None,
+            border: int = 0) -> float:
+    """PSNR (dB) between the mu-law tone maps of ``x`` (1, 3, H, W) or (3, H, W) and
+    ``gt`` (3, H, W), both normalised by ``peak`` (default: the ground truth's maximum),
+    ``border`` pixels excluded."""
+    pk = float(gt.max()) if peak is None else peak
+    d = mu_law(x[0] if x.dim() == 4 else x, pk) - mu_law(gt, pk)
+    if border:
+        d = d[:, border:-border, border:-border]
+    return float(-10 * torch.log10((d ** 2).mean()))
+
+
 __all__ = [
     "HDRConfig",
     "HDRInputs",
@@ -468,6 +483,8 @@ __all__ = [
     "has_hdr_model",
     "learned_solve",
     "mu_law",
+    "mu_psnr",
+    "on_reference",
     "prepare_hdr",
     "reconstruct_hdr",
     "relative_exposures",

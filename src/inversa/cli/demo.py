@@ -207,9 +207,7 @@ def hdr_step(out: Path, table) -> None:
     objects: the naive exposure-weighted merge (ghosts) and the HDR MAP with the
     confidence weights, scored by mu-law PSNR; radiance as OpenEXR, tone-mapped PNG and
     the figure of brackets, weights and results (hdr.png)."""
-    import torch
-
-    from inversa.burst.hdr import HDRConfig, mu_law, reconstruct_hdr
+    from inversa.burst.hdr import HDRConfig, mu_psnr, reconstruct_hdr
     from inversa.burst.hdr_figure import plot_hdr
     from inversa.burst.synth import SynthConfig, split_exposures, synthesize_burst
     from inversa.camera.burstio import write_npz
@@ -225,11 +223,9 @@ def hdr_step(out: Path, table) -> None:
     write_npz(sb.burst, out / "hdr_burst.npz")
     table.add_row("bracketed HDR burst", "9 frames x1,x4,x1/4, 2 moving objects", "",
                   f"{time.time() - t0:.2f}", "hdr_burst.npz")
-    pk = float(sb.gt.max())
 
-    def mu_psnr(x):
-        d = mu_law(x[0], pk)[:, 16:-16, 16:-16] - mu_law(sb.gt, pk)[:, 16:-16, 16:-16]
-        return float(-10 * torch.log10((d ** 2).mean()))
+    def score(x):
+        return mu_psnr(x, sb.gt, border=16)
 
     res = {}
     for method in ("naive", "map"):
@@ -238,13 +234,13 @@ def hdr_step(out: Path, table) -> None:
         res[method] = r
         table.add_row("HDR x2 (mu-law PSNR)", method + (" (no g: ghosts)" if method == "naive"
                                                         else " (confidence g)"),
-                      f"{mu_psnr(r.x):.2f}", f"{time.time() - t0:.2f}",
+                      f"{score(r.x):.2f}", f"{time.time() - t0:.2f}",
                       "hdr.exr, hdr.png" if method == "map" else "")
     write_radiance(out / "hdr.exr", res["map"].x)
     write_image(out / "hdr_tonemapped.png", tonemap(res["map"].x, sb.burst.isp_params()), bits=8)
     plot_hdr(sb.burst, res["map"], out / "hdr.png", naive=res["naive"].x, gt=sb.gt[None],
-             titles={"naive": f"naive merge, no g ({mu_psnr(res['naive'].x):.1f} dB)",
-                     "result": f"map with g ({mu_psnr(res['map'].x):.1f} dB)"})
+             titles={"naive": f"naive merge, no g ({score(res['naive'].x):.1f} dB)",
+                     "result": f"map with g ({score(res['map'].x):.1f} dB)"})
 
 
 def montage(panels, path: Path, cols: int = 4) -> None:

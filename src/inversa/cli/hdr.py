@@ -43,6 +43,8 @@ def hdr_cmd(
 
     Example: inversa hdr bracketed.npz -o scene.exr --scale 2
     """
+    import dataclasses
+
     import numpy as np
     import torch
     from rich.console import Console
@@ -50,7 +52,7 @@ def hdr_cmd(
     from inversa.atomic import Staged, check_parent
     from inversa.burst.hdr import HDRConfig, reconstruct_hdr
     from inversa.burst.synth import split_exposures
-    from inversa.camera.burstio import Burst, read_burst
+    from inversa.camera.burstio import read_burst
     from inversa.camera.hdrio import RADIANCE_EXT, write_radiance
     from inversa.camera.tonemap import tonemap
     from inversa.restore.imageio import write_image
@@ -72,9 +74,7 @@ def hdr_cmd(
         if len(exp) != burst.frames:
             raise InputError(f"{len(exp)} exposure times given for {burst.frames} frames",
                              field="--exposures")
-        burst = Burst(raw=burst.raw, cfa=burst.cfa, exposure=torch.tensor(exp),
-                      wb=burst.wb, ccm=burst.ccm, noise=burst.noise, iso=burst.iso,
-                      source=burst.source, paths=burst.paths)
+        burst = dataclasses.replace(burst, exposure=torch.tensor(exp))  # re-validated
     lv = noise_option(noise, burst)
     console = Console(stderr=True)
     import warnings

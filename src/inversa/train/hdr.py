@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from inversa.burst.hdr import HDRConfig, finish, learned_solve, mu_law, prepare_hdr
+from inversa.burst.hdr import HDRConfig, finish, learned_solve, mu_law, mu_psnr, prepare_hdr
 from inversa.burst.lkr import LKRNet, load_lkr, save_lkr
 from inversa.burst.synth import SynthConfig, split_exposures, synthesize_burst
 from inversa.camera.noise import NoiseLevels
@@ -87,12 +87,6 @@ def mu_l1(x: torch.Tensor, gt: torch.Tensor, peak: float, border: int = 8) -> to
     return (mu_law(x[0], peak) - mu_law(gt, peak))[:, b:-b, b:-b].abs().mean()
 
 
-def mu_psnr(x: torch.Tensor, gt: torch.Tensor, peak: float, border: int = 8) -> float:
-    b = border
-    d = (mu_law(x[0], peak) - mu_law(gt, peak))[:, b:-b, b:-b]
-    return float(-10 * torch.log10((d ** 2).mean()))
-
-
 def train_hdr(spec: HDRTrainSpec, command: str = "") -> dict:
     """Fine-tune, write ``out.pt`` (float16 weights) and the model card ``out.json``."""
     torch.manual_seed(spec.train.seed)
@@ -120,7 +114,8 @@ def train_hdr(spec: HDRTrainSpec, command: str = "") -> dict:
     def validate(model: LKRNet) -> float:
         with torch.no_grad():
             return sum(mu_psnr(finish(learned_solve(model, inp), inp), gt,
-                               float(1 / inp.gain.min())) for inp, gt in val) / len(val)
+                               float(1 / inp.gain.min()), border=8)
+                       for inp, gt in val) / len(val)
 
     out = Path(spec.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -163,4 +158,4 @@ def train_hdr(spec: HDRTrainSpec, command: str = "") -> dict:
     return card
 
 
-__all__ = ["HDRTrainSpec", "make_sample", "mu_l1", "mu_psnr", "train_hdr"]
+__all__ = ["HDRTrainSpec", "make_sample", "mu_l1", "train_hdr"]
