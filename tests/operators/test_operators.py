@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -123,3 +124,21 @@ def test_warp_adjoint_property(tx, ty, ang, interp):
     y = torch.randn(1, 1, 9, 11, dtype=torch.float64)
     a, b = inner(op(x), y), inner(x, op.adjoint(y))
     assert abs(a - b) <= 1e-9 * max(1.0, abs(float(a)))
+
+
+def test_warp_flow_is_a_per_pixel_translation():
+    """A constant flow field equals the same translation; a flow on part of the image
+    moves only that part."""
+    x = torch.randn(1, 1, 10, 12, dtype=torch.float64)
+    flow = torch.zeros(1, 2, 10, 12, dtype=torch.float64)
+    flow[:, 0], flow[:, 1] = 1.25, -0.5
+    eye = torch.eye(3, dtype=torch.float64)
+    torch.testing.assert_close(Warp(eye, (1, 10, 12), flow=flow)(x),
+                               Warp.translation(1.25, -0.5, (1, 10, 12))(x))
+    part = torch.zeros(1, 2, 10, 12, dtype=torch.float64)
+    part[:, 0, :5] = 2.0  # top half samples 2 columns to the right
+    y = Warp(eye, (1, 10, 12), flow=part)(x)
+    torch.testing.assert_close(y[0, 0, :5, :-2], x[0, 0, :5, 2:])
+    torch.testing.assert_close(y[0, 0, 5:], x[0, 0, 5:])
+    with pytest.raises(ValueError, match="flow"):
+        Warp(eye, (1, 10, 12), flow=torch.zeros(1, 2, 9, 12))

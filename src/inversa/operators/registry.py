@@ -48,6 +48,12 @@ REGISTRY: list[tuple[str, Callable[[], LinearOperator]]] = [
     ("warp-homography", lambda: Warp.homography(_homography(), _S, out_hw=(10, 16))),
     ("warp-batch", lambda: Warp.translation(torch.tensor([0.5, -1.0]), torch.tensor([1.5, 0.2]),
                                             _S)),
+    ("warp-flow-bilinear", lambda: Warp.translation(0.3, -0.2, _S, flow=3 * torch.randn(
+        1, 2, *_S[-2:], generator=_g, dtype=torch.float64))),
+    ("warp-flow-batch-bicubic", lambda: Warp.affine(torch.tensor(
+        [[0.95, 0.1, 0.5], [-0.1, 1.05, 0.3]], dtype=torch.float64), _S,
+        interpolation="bicubic", flow=torch.randn(2, 2, *_S[-2:], generator=_g,
+                                                  dtype=torch.float64))),
     ("rotation", lambda: Rotation(17.0, _S)),
     *[(f"bayer-{p}", (lambda p=p: BayerMosaic(p, (3, 8, 10))))
       for p in ("RGGB", "BGGR", "GRBG", "GBRG")],

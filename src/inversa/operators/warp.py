@@ -11,6 +11,11 @@ is zero. Forward is a gather with weights, the adjoint the matching scatter-add,
 adjoint is exact. Everything is torch code, differentiable in ``x`` *and* in the transform
 parameters (Lucas-Kanade uses that). A batch of transforms ``(B, 3, 3)`` warps each image
 of the batch with its own matrix.
+
+An optional displacement field ``u`` (B, 2, H_out, W_out) adds a per-pixel offset to the
+transform, ``(W x)(q) = sum_p w(T q + u(q) - p) x(p)``: a dense motion (optical flow)
+on top of the global one, for scene parts that move on their own. Still a gather with
+fixed weights, so the adjoint stays exact.
 """
 
 from __future__ import annotations
@@ -58,7 +63,8 @@ class Warp(LinearOperator):
     """
 
     def __init__(self, matrix: torch.Tensor, shape: Sequence[int],
-                 out_hw: Sequence[int] | None = None, interpolation: str = "bilinear"):
+                 out_hw: Sequence[int] | None = None, interpolation: str = "bilinear",
+                 flow: torch.Tensor | None = None):
         m = torch.as_tensor(matrix)
         if m.shape[-2:] != (3, 3):
             raise ValueError(f"transform must be (3, 3) or (B, 3, 3), got {tuple(m.shape)}")
@@ -67,6 +73,27 @@ class Warp(LinearOperator):
         self.in_shape = tuple(shape)
         oh, ow = tuple(out_hw) if out_hw is not None else self.in_shape[-2:]
         self.out_shape = (*self.in_shape[:-2], oh, ow)
+        if flow is not None:
+            flow = torch.as_tensor(flow)
+            if flow.dim() != 4 or flow.shape[1] != 2 or tuple(flow.shape[-2:]) != (oh, ow):
+                raise ValueError(f"flow must be (B, 2, {oh}, {ow}), got {tuple(flow.shape)}")
+            if flow.shape[0] != self.matrix.shape[0] and self.matrix.shape[0] != 1:
+                raise ValueError(f"{flow.shape[0]} flow fields for {self.matrix.shape[0]} "
+                                 "transforms")
+        self.flow = flow
+
+    def _positions(self, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """Input coordinates ``T q + u(q)`` of every output pixel: (B, N) each."""
+        oh, ow = self.out_shape[-2:]
+        ys, xs = torch.meshgrid(torch.arange(oh, device=device, dtype=dtype),
+                                torch.arange(ow, device=device, dtype=dtype), indexing="ij")
+        q = torch.stack([xs.reshape(-1), ys.reshape(-1), torch.ones_like(xs).reshape(-1)])
+        p = self.matrix.to(device=device, dtype=dtype) @ q  # (B, 3, N)
+        px, py = p[:, 0] / p[:, 2], p[:, 1] / p[:, 2]
+        if self.flow is not None:
+            u = self.flow.to(device=device, dtype=dtype).flatten(2)  # (B', 2, N)
+            px, py = px + u[:, 0], py + u[:, 1]
+        return px, py
 
     # -- constructors ----------------------------------------------------------
     @classmethod
@@ -110,12 +137,7 @@ class Warp(LinearOperator):
 
     def _compute_pattern(self, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
         h, w = self.in_shape[-2:]
-        oh, ow = self.out_shape[-2:]
-        ys, xs = torch.meshgrid(torch.arange(oh, device=device, dtype=dtype),
-                                torch.arange(ow, device=device, dtype=dtype), indexing="ij")
-        q = torch.stack([xs.reshape(-1), ys.reshape(-1), torch.ones_like(xs).reshape(-1)])
-        p = self.matrix.to(device=device, dtype=dtype) @ q  # (B, 3, N)
-        px, py = p[:, 0] / p[:, 2], p[:, 1] / p[:, 2]
+        px, py = self._positions(device, dtype)
         ix, wx = _taps(px, w, self.interpolation)
         iy, wy = _taps(py, h, self.interpolation)
         idx = (iy.unsqueeze(-1) * w + ix.unsqueeze(-2)).flatten(-2)  # (B, N, T)
@@ -123,7 +145,8 @@ class Warp(LinearOperator):
         return idx, wts
 
     def _check_batch(self, b: int) -> None:
-        nt = self.matrix.shape[0]
+        nt = self.matrix.shape[0] if self.flow is None else max(self.matrix.shape[0],
+                                                                 self.flow.shape[0])
         if nt != 1 and nt != b:
             raise ValueError(f"{nt} transforms for a batch of {b} images")
 
@@ -145,13 +168,10 @@ class Warp(LinearOperator):
         if key not in cache:
             h, w = self.in_shape[-2:]
             oh, ow = self.out_shape[-2:]
-            ys, xs = torch.meshgrid(torch.arange(oh, device=device, dtype=torch.float64),
-                                    torch.arange(ow, device=device, dtype=torch.float64),
-                                    indexing="ij")
-            q = torch.stack([xs.reshape(-1), ys.reshape(-1), torch.ones_like(xs).reshape(-1)])
-            p = self.matrix.detach().to(device=device, dtype=torch.float64) @ q  # (B, 3, N)
-            gx = 2 * (p[:, 0] / p[:, 2]) / (w - 1) - 1
-            gy = 2 * (p[:, 1] / p[:, 2]) / (h - 1) - 1
+            with torch.no_grad():
+                px, py = self._positions(device, torch.float64)
+            gx = 2 * px / (w - 1) - 1
+            gy = 2 * py / (h - 1) - 1
             cache[key] = torch.stack([gx, gy], -1).reshape(-1, oh, ow, 2).to(dtype)
         return cache[key]
 
