@@ -85,6 +85,17 @@ def test_hdr_save_weights(bracketed, tmp_path):
     assert (tmp_path / "w.png").stat().st_size > 1000
 
 
+def test_hdr_object_motion_saved_and_optional(bracketed, tmp_path):
+    _ok(["hdr", bracketed / "b.npz", "-o", tmp_path / "r.npy", "--save-weights",
+         tmp_path / "w.npz", "--method", "merge"])
+    w = np.load(tmp_path / "w.npz")
+    assert w["object_motion"].shape == (6, 2, 64, 64)  # scale 1; the moving disc got one
+    assert np.abs(w["object_motion"]).sum(1).astype(bool).any()
+    _ok(["hdr", bracketed / "b.npz", "-o", tmp_path / "r2.npy", "--save-weights",
+         tmp_path / "w2.npz", "--method", "merge", "--no-object-motion"])
+    assert "object_motion" not in np.load(tmp_path / "w2.npz")
+
+
 def test_hdr_bad_input(bracketed, tmp_path):
     b = bracketed / "b.npz"
     _fails(["hdr", b, "-o", tmp_path / "r.npy", "--exposures", "1,2"], tmp_path,

@@ -6,7 +6,9 @@ frame ``k`` is
 .. math::  y_k = M \\, D_s \\, B \\, W_{P_k} \\, x
 
 with ``W_{P_k}`` the warp ``(W x)(q) = x(P_k q)`` (frame -> reference matrices in
-high-resolution pixels, bilinear), ``B`` an optional Gaussian optical blur, ``D_s`` the
+high-resolution pixels, bilinear; optionally plus a dense displacement ``u_k`` per
+frame, :class:`~inversa.operators.warp.Warp`'s ``flow``, for objects that move on their
+own), ``B`` an optional Gaussian optical blur, ``D_s`` the
 mean over ``s x s`` blocks (pixel integration + decimation, the DESIGN.md convention) and
 ``M`` the Bayer mosaic. The ``K`` frames are stacked as channels: the output is
 ``(1, K, H/s, W/s)``. The adjoint is exact (each factor's adjoint, summed over frames),
@@ -39,13 +41,14 @@ class BurstOperator(LinearOperator):
     """
 
     def __init__(self, matrices: torch.Tensor, shape: Sequence[int], scale: int, cfa: str,
-                 blur: float = 0.0, interpolation: str = "bilinear"):
+                 blur: float = 0.0, interpolation: str = "bilinear",
+                 flow: torch.Tensor | None = None):
         self.in_shape = tuple(shape)
         c, h, w = self.in_shape
         m = torch.as_tensor(matrices)
         self.k = m.shape[0]
         self.scale = int(scale)
-        self.warp = Warp(m, (c, h, w), interpolation=interpolation)
+        self.warp = Warp(m, (c, h, w), interpolation=interpolation, flow=flow)
         self.blur = Conv2d(gaussian_kernel(blur), (c, h, w), boundary="reflect") if blur > 0 \
             else None
         self.dec = BoxDecimate(self.scale, (c, h, w))

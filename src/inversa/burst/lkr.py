@@ -125,14 +125,16 @@ class LKRNet(nn.Module):
     def forward(self, raw: torch.Tensor, cfa: str, motions_hr: torch.Tensor, scale: int,
                 noise: NoiseLevels, valid: torch.Tensor | None = None,
                 x0: torch.Tensor | None = None,
-                gain: torch.Tensor | None = None) -> torch.Tensor:
+                gain: torch.Tensor | None = None,
+                flow: torch.Tensor | None = None) -> torch.Tensor:
         """Reconstruct one burst ``raw`` (K, h, w) -> ``(1, 3, s h, s w)``.
 
         ``motions_hr`` (K, 3, 3) frame -> reference in high-resolution pixels (from the
         aligner), refined inside; ``valid`` (K, h, w) optional sample mask (tiles,
         frames left out, HDR weights); ``x0`` the start (default: ``merge``); ``gain``
         (K,) exposures ``raw`` was divided by (HDR, see
-        :func:`~inversa.burst.forward.data_weights`).
+        :func:`~inversa.burst.forward.data_weights`); ``flow`` (K, 2, s h, s w) a
+        displacement on top of the motions (moving objects, HDR).
         """
         cfg = self.config
         k, h, w = raw.shape
@@ -141,7 +143,7 @@ class LKRNet(nn.Module):
         y = raw[None].float()
         if x0 is None:
             with torch.no_grad():
-                x0 = merge(raw.float(), cfa, m, s, noise, sample_weights=valid)
+                x0 = merge(raw.float(), cfa, m, s, noise, sample_weights=valid, flow=flow)
         x = x0.float().clamp(min=0)
         z = x
         vmask = torch.ones_like(y) if valid is None else valid[None].float()
@@ -153,7 +155,7 @@ class LKRNet(nn.Module):
                 # a degenerate step (no usable sample left in a frame) keeps the motion
                 ok = torch.isfinite(m_new).all(dim=-1).all(dim=-1)
                 m = torch.where(ok[:, None, None], m_new, m.to(m_new.dtype))
-            a = BurstOperator(m, (3, h * s, w * s), s, cfa)
+            a = BurstOperator(m, (3, h * s, w * s), s, cfa, flow=flow)
             a.warp.keep_graph = True  # one sampling pattern for the whole stage
             # bounded, so that dark pixels (or a read level estimated as zero) do not
             # dominate the data term

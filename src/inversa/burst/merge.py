@@ -45,12 +45,15 @@ def merge(raw: torch.Tensor, cfa: str, matrices_hr: torch.Tensor, scale: int,
           noise: NoiseLevels | None = None, width: float = 0.6, robust: bool = True,
           radius: int | None = None, frame_weights: torch.Tensor | None = None,
           sample_weights: torch.Tensor | None = None,
-          saturated: torch.Tensor | None = None) -> torch.Tensor:
+          saturated: torch.Tensor | None = None,
+          flow: torch.Tensor | None = None) -> torch.Tensor:
     """Kernel-regression merge of a raw burst ``(K, h, w)`` -> ``(1, 3, s h, s w)``.
 
     ``matrices_hr`` (K, 3, 3) frame -> reference in high-resolution pixels; ``saturated``
     (K, h, w) bool: samples to leave out as clipped (default: ``raw >= 0.999``; give it
-    when the frames were divided by their exposures).
+    when the frames were divided by their exposures); ``flow`` (K, 2, s h, s w): a
+    displacement added to each frame's motion (moving objects,
+    :func:`inversa.burst.local_motion.object_flow`).
     """
     k, h, w = raw.shape
     s = scale
@@ -64,6 +67,9 @@ def merge(raw: torch.Tensor, cfa: str, matrices_hr: torch.Tensor, scale: int,
                      torch.ones(h * w, dtype=torch.float64)])
     p = matrices_hr.double() @ q  # (K, 3, N)
     px, py = (p[:, 0] / p[:, 2]).to(dt), (p[:, 1] / p[:, 2]).to(dt)
+    if flow is not None:
+        u = sample_at(flow.to(dt), q[0].to(dt).expand(k, -1), q[1].to(dt).expand(k, -1))
+        px, py = px + u[:, 0], py + u[:, 1]
     y = raw.reshape(k, -1)
     ref = upsample(demosaic_malvar(raw[0], cfa)[None], s)[0]  # for robustness and holes
     # per-sample weights: noise and robustness

@@ -35,11 +35,17 @@ def hdr_cmd(
                                                   "(arrays) or .png (figure)"),
     motion: str = typer.Option("similarity", help="translation | similarity | affine | "
                                                   "homography"),
+    no_object_motion: bool = typer.Option(False, "--no-object-motion",
+                                          help="Camera motion only: no motion of their "
+                                               "own for moving objects (they are then "
+                                               "taken from the reference frame alone)"),
 ) -> None:
     """Merge a bracketed burst into the reference frame's scene radiance, in units of the
     reference exposure (a value above 1 clipped in the reference), jointly aligned,
     denoised, demosaicked and (SCALE > 1) super-resolved; moving objects are taken from
-    the reference only (per-pixel confidence g).
+    the frames that agree with the reference once the objects are given a motion of
+    their own (tile matching where the per-pixel confidence g distrusts the camera
+    motion); the rest of each frame is distrusted (no ghosts).
 
     Example: inversa hdr bracketed.npz -o scene.exr --scale 2
     """
@@ -67,7 +73,7 @@ def hdr_cmd(
             raise InputError("--save-weights must end in .npz or .png", source=str(save_weights))
         check_parent(save_weights)
     config = HDRConfig(method=method, scale=scale, motion=motion,
-                       confidence=not no_confidence)
+                       confidence=not no_confidence, local_motion=not no_object_motion)
     burst = read_burst(inputs[0] if len(inputs) == 1 else list(inputs))
     if exposures is not None:
         exp = split_exposures(exposures)
@@ -99,6 +105,8 @@ def hdr_cmd(
                           "saturated": result.saturated.numpy(),
                           "exposure": result.exposures.numpy(),
                           "used": result.used.numpy()}
+                if result.flow is not None:  # (K, 2, sH, sW): x, y displacement
+                    arrays["object_motion"] = result.flow.float().numpy()
 
                 def write_npz(p: Path) -> None:
                     with open(p, "wb") as f:
