@@ -19,6 +19,8 @@ Methods, side by side on the same bursts, blind (noise estimated from the refere
 - naive: inversa's exposure-weighted kernel regression without the confidence g;
 - merge: the same with g; map: the HDR MAP problem (TV prior) with g; learned: the
   fine-tuned unrolled network (weights hdr_lkr) on the same data term, when shipped;
+  all three with the moving objects' own motion (inversa.burst.local_motion, the
+  default); on dynamic scenes also "map, camera motion only" (local_motion=False);
 - OpenCV Debevec: ``cv2.createMergeDebevec`` on the aligned, demosaicked, upsampled
   frames, encoded as 8-bit gamma-2.2 images (OpenCV takes 8-bit input) with the matching
   response curve; OpenCV Mertens: exposure fusion of the same frames. Mertens gives a
@@ -57,7 +59,7 @@ from inversa.camera.demosaic import demosaic_malvar
 
 FIG = Path(__file__).resolve().parent.parent / "docs" / "figures"
 LABELS = {"naive": "naive (no g)", "merge": "merge (g)", "map": "map (g)",
-          "learned": "learned (g)"}
+          "map-camera": "map (g), camera motion only", "learned": "learned (g)"}
 B = 16  # border excluded from the scores
 
 
@@ -125,10 +127,13 @@ def run_burst(name: str, seed: int, scale: int, frames: int, moving: int, out: d
     row: dict = {}
     times: dict = {}
     res = {}
-    methods = ["naive", "merge", "map"] + (["learned"] if has_hdr_model() else [])
+    methods = ["naive", "merge", "map"] + (["map-camera"] if moving else []) \
+        + (["learned"] if has_hdr_model() else [])
     for m in methods:
         t0 = time.perf_counter()
-        res[m] = reconstruct_hdr(b, HDRConfig(method=m, scale=scale))
+        cfg = HDRConfig(method="map", scale=scale, local_motion=False) if m == "map-camera" \
+            else HDRConfig(method=m, scale=scale)
+        res[m] = reconstruct_hdr(b, cfg)
         times[m] = time.perf_counter() - t0
     m_hr = res["map"].alignment.to_hr(scale)
     frames_ref = aligned_frames(b, m_hr, scale)
