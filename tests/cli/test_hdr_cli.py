@@ -94,6 +94,9 @@ def test_hdr_object_motion_saved_and_optional(bracketed, tmp_path):
     _ok(["hdr", bracketed / "b.npz", "-o", tmp_path / "r2.npy", "--save-weights",
          tmp_path / "w2.npz", "--method", "merge", "--no-object-motion"])
     assert "object_motion" not in np.load(tmp_path / "w2.npz")
+    _ok(["hdr", bracketed / "b.npz", "-o", tmp_path / "r3.npy", "--save-weights",
+         tmp_path / "w3.png", "--method", "merge"])  # the figure with the motion panel
+    assert (tmp_path / "w3.png").stat().st_size > 1000
 
 
 def test_hdr_bad_input(bracketed, tmp_path):

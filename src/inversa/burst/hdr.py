@@ -366,6 +366,29 @@ class HDRInputs:
     flow: torch.Tensor | None = None
 
 
+def trusted(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, cfa: str,
+            noise: NoiseLevels, usable: torch.Tensor, inside: torch.Tensor,
+            used: torch.Tensor, config: HDRConfig,
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The confidence ``g``, with the moving objects' own motion when ``local_motion``:
+    ``(g, trust, flow)``, ``trust`` the samples whose clipping may bound the reference
+    (:func:`saturation_bound`), ``flow`` (K, 2, sH, sW) or None."""
+    s = config.scale
+    g = confidence(y_n, rel, m_hr, s, cfa, noise, usable, config, inside)
+    if not config.local_motion:
+        return g, g, None
+    from inversa.burst.local_motion import object_flow
+
+    flow = object_flow(y_n, rel, m_hr, s, cfa, g, inside & used[:, None, None])
+    if flow is None:
+        return g, g, None
+    g_flow = confidence(y_n, rel, m_hr, s, cfa, noise, usable, config, inside, flow=flow)
+    # the saturation bound follows the camera motion only: a sample that needed a motion
+    # of its own does not bound the reference where P_k puts it
+    still = F.avg_pool2d((flow.abs().sum(1, keepdim=True) == 0).float(), s)[:, 0] == 1
+    return g_flow, torch.where(still, g_flow, torch.minimum(g, g_flow)), flow
+
+
 def prepare_hdr(burst: Burst, config: HDRConfig = HDRConfig(),
                 noise: NoiseLevels | None = None,
                 motions_hr: torch.Tensor | None = None) -> HDRInputs:
@@ -407,25 +430,10 @@ def prepare_hdr(burst: Burst, config: HDRConfig = HDRConfig(),
         m_raw = alignment.matrices
     y_n = raw / rel.reshape(-1, 1, 1)
     inside = frames_inside(m_hr, h, w, s)
-    flow = None
     if config.confidence and config.method != "naive" and k > 1:
-        g = confidence(y_n, rel, m_hr, s, burst.cfa, lv, usable, config, inside)
-        trust = g
-        if config.local_motion:
-            from inversa.burst.local_motion import object_flow
-
-            flow = object_flow(y_n, rel, m_hr, s, burst.cfa, g, inside & used[:, None, None])
-        if flow is not None:
-            g_flow = confidence(y_n, rel, m_hr, s, burst.cfa, lv, usable, config, inside,
-                                flow=flow)
-            # the saturation bound follows the camera motion only: a sample that needed
-            # a motion of its own does not bound the reference where P_k puts it
-            still = F.avg_pool2d((flow.abs().sum(1, keepdim=True) == 0).float(), s)[:, 0]
-            trust = torch.where(still == 1, g_flow, torch.minimum(g, g_flow))
-            g = g_flow
+        g, trust, flow = trusted(y_n, rel, m_hr, burst.cfa, lv, usable, inside, used, config)
     else:
-        g = torch.ones_like(y_n)
-        trust = g
+        g, trust, flow = torch.ones_like(y_n), torch.ones_like(y_n), None
     ew = exposure_weights(usable, rel, m_raw)
     idx = used.nonzero().flatten()
     yk, rk, mk, gk = y_n[idx], rel[idx], m_hr[idx], g[idx]
@@ -547,4 +555,5 @@ __all__ = [
     "relative_exposures",
     "saturation_bound",
     "saturation_masks",
+    "trusted",
 ]

@@ -26,9 +26,10 @@ def bracket_frames(rel: torch.Tensor, limit: int = 3) -> list[int]:
 def plot_hdr(burst: Burst, result: HDRResult, path: str | Path,
              naive: torch.Tensor | None = None, gt: torch.Tensor | None = None,
              titles: dict[str, str] | None = None) -> None:
-    """Three rows: the brackets as captured (rendered), their trust ``w_k g_k`` and
-    confidence ``g_k`` (black 0, white 1; the reference's ``g`` is 1), and the
-    tone-mapped naive merge, result and ground truth (those given)."""
+    """Three rows: the brackets as captured (rendered) and the moving objects' own motion
+    (largest displacement over the frames, when some region got one), their trust
+    ``w_k g_k`` and the confidence ``g`` (black 0, white 1; the reference's ``g`` is 1),
+    and the tone-mapped naive merge, result and ground truth (those given)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -37,7 +38,7 @@ def plot_hdr(burst: Burst, result: HDRResult, path: str | Path,
     titles = titles or {}
     isp = burst.isp_params()
     frames = bracket_frames(result.exposures)
-    cols = max(len(frames), 1 + (naive is not None) + (gt is not None))
+    cols = max(len(frames) + 1, 1 + (naive is not None) + (gt is not None))
     fig, axes = plt.subplots(3, cols, figsize=(3.0 * cols, 9.6))
     axes = axes.reshape(3, cols)
     for ax in axes.ravel():
@@ -52,13 +53,18 @@ def plot_hdr(burst: Burst, result: HDRResult, path: str | Path,
         axes[1, j].set_title(f"frame {k}: weight e m g (saturated: "
                              f"{100 * float(result.saturated[k].float().mean()):.0f} %)",
                              fontsize=8)
+    j = len(frames)
+    if result.flow is not None:  # where moving objects got a motion of their own
+        mag = result.flow.norm(dim=1).amax(0).numpy()
+        im = axes[0, j].imshow(mag, cmap="magma", vmin=0)
+        fig.colorbar(im, ax=axes[0, j], fraction=0.046, pad=0.02)
+        axes[0, j].set_title("object motion: largest\ndisplacement over frames (px)",
+                             fontsize=8)
     # the confidence of the non-reference frames, worst over the burst
     if result.confidence.shape[0] > 1:
         gmin = result.confidence[1:].min(0).values.numpy()
-        j = len(frames)
-        if j < cols:
-            axes[1, j].imshow(gmin, cmap="gray", vmin=0, vmax=1)
-            axes[1, j].set_title("confidence g, min over frames 1..K-1", fontsize=8)
+        axes[1, j].imshow(gmin, cmap="gray", vmin=0, vmax=1)
+        axes[1, j].set_title("confidence g, min over frames 1..K-1", fontsize=8)
     row = []
     if naive is not None:
         row.append((titles.get("naive", "naive merge (no g)"), naive))
