@@ -289,7 +289,7 @@ def confidence(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, scale: 
         # a displacement of its own can match the local mean while misplacing the detail:
         # where one was given, the samples must also agree one by one (mean of the squared
         # normalised residuals over the window, about 1 when they do)
-        moved = F.avg_pool2d(flow.abs().sum(1, keepdim=True).float(), s)[:, 0] > 0
+        moved = displaced(flow, s)
         v1 = var + (config.model_error * pred) ** 2 + (config.texture_error * tex) ** 2
         chi = _box(diff ** 2 / (v1 + 1e-12) * ok, n) / cnt
         c = config.g_chi
@@ -304,6 +304,12 @@ def confidence(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, scale: 
         g = -F.max_pool2d(-g[:, None], 2 * r + 1, stride=1, padding=r)[:, 0]
     g[0] = 1.0
     return g
+
+
+def displaced(flow: torch.Tensor, scale: int) -> torch.Tensor:
+    """(K, h, w) bool: raw samples whose footprint got a displacement of its own in
+    ``flow`` (K, 2, s h, s w)."""
+    return F.avg_pool2d(flow.abs().sum(1, keepdim=True).float(), scale)[:, 0] > 0
 
 
 def frames_inside(m_hr: torch.Tensor, h: int, w: int, scale: int) -> torch.Tensor:
@@ -385,8 +391,7 @@ def trusted(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, cfa: str,
     g_flow = confidence(y_n, rel, m_hr, s, cfa, noise, usable, config, inside, flow=flow)
     # the saturation bound follows the camera motion only: a sample that needed a motion
     # of its own does not bound the reference where P_k puts it
-    still = F.avg_pool2d((flow.abs().sum(1, keepdim=True) == 0).float(), s)[:, 0] == 1
-    return g_flow, torch.where(still, g_flow, torch.minimum(g, g_flow)), flow
+    return g_flow, torch.where(displaced(flow, s), torch.minimum(g, g_flow), g_flow), flow
 
 
 def prepare_hdr(burst: Burst, config: HDRConfig = HDRConfig(),
@@ -543,6 +548,7 @@ __all__ = [
     "HDRResult",
     "alignment_frames",
     "confidence",
+    "displaced",
     "exposure_weights",
     "finish",
     "has_hdr_model",
