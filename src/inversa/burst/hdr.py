@@ -117,7 +117,8 @@ class HDRConfig:
     # moving objects get a motion of their own where g distrusts the camera motion
     # (:mod:`inversa.burst.local_motion`), then g is recomputed with it, with the
     # sample-by-sample test below where a displacement was given. On the training
-    # protocol (4 dynamic bursts, mu-law PSNR whole / moving regions, map):
+    # protocol (benchmarks/tune_hdr_object_motion.py: 4 dynamic bursts, mu-law PSNR
+    # whole / moving regions, map):
     # x2 35.87 / 34.77 -> 36.53 / 36.01, x1 38.32 / 38.03 -> 38.82 / 39.20; static
     # scenes unchanged
     local_motion: bool = True
