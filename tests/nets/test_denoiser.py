@@ -53,3 +53,31 @@ def test_pnp_deblurring_beats_tv(gen):
         pnp = restore(y, RestoreConfig(prior="pnp", noise_sigma=0.01, kernel=k)).x
     tv = restore(y, RestoreConfig(prior="tv", noise_sigma=0.01, kernel=k, iterations=60)).x
     assert psnr(pnp, clean) > psnr(tv, clean) + 0.5
+
+
+def test_noise_map_input(net):
+    """A constant noise map is the scalar level; a map that varies denoises each part at
+    its own level; a map of the wrong size is refused."""
+    v = bundled("coffee")[..., 100:164, 100:166].reshape(1, 3, 64, 66)
+    with torch.no_grad():
+        a = net(v, 0.05)
+        b = net(v, torch.full((1, 1, 64, 66), 0.05))
+        assert torch.allclose(a, b, atol=1e-5)
+        half = torch.full((1, 1, 64, 66), 0.01)
+        half[..., 33:] = 0.2
+        c = net(v, half)
+    # each half follows its own scalar run (exactly far from the boundary between the
+    # levels; the receptive field spans about 30 pixels)
+    with torch.no_grad():
+        lo, hi = net(v, 0.01), net(v, 0.2)
+
+    def gap(a, b, cols):
+        return float((a[..., cols] - b[..., cols]).abs().mean())
+
+    left, right = slice(0, 16), slice(50, 66)
+    assert gap(c, lo, left) < 0.1 * gap(c, hi, left)
+    assert gap(c, hi, right) < 0.1 * gap(c, lo, right)
+    assert torch.allclose(c[..., :4], lo[..., :4], atol=1e-3)
+    assert torch.allclose(c[..., -2:], hi[..., -2:], atol=1e-3)
+    with pytest.raises(ValueError, match="noise map"):
+        net(v, torch.ones(1, 1, 32, 32))

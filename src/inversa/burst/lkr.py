@@ -29,7 +29,10 @@ and solved by block coordinate descent, unrolled for ``T`` stages. Stage ``t``:
    level ``log sigma_t = (1 - f_t) log sigma_max + f_t log sigma + d_t + b_t log K +
    c_t log s`` (``f_t = t / (T - 1)``, ``sigma = \\bar v^{1/2}`` the burst's noise): at
    the start, DPIR's geometric schedule; the offsets and the dependences on the number of
-   frames and the scale are learned.
+   frames and the scale are learned. With ``tone = mu > 0`` (HDR models) the step runs
+   on the companded radiance, ``x = T^{-1}(D_\\theta(T(z), \\sigma_t T'(z)))``
+   (:mod:`inversa.burst.companding`, peak ``1 / min_k e_k``), so that the network's
+   precision is spent evenly on shadows and highlights.
 
 Everything (network weights, ``d, b, c, lambda, c_t``) is trained end to end with an l1
 loss on synthetic bursts (:mod:`inversa.train.burst`); gradients flow through the
@@ -48,6 +51,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from inversa.burst.companding import companded_prior
 from inversa.burst.forward import BurstOperator, data_weights
 from inversa.burst.merge import merge
 from inversa.burst.refine import refine_motions
@@ -72,6 +76,7 @@ class LKRConfig:
     width: int = 64  # prior network (UNetDenoiser) width
     blocks: int = 2
     scales: tuple[int, ...] = (2, 4)  # scales the model was trained for
+    tone: float = 0.0  # mu of the companded domain of the prior step (0: linear)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "scales": list(self.scales)}
@@ -173,7 +178,11 @@ class LKRNet(nn.Module):
                 return a.T(wgt * a(v)) + mu * v
 
             z = conjugate_gradient(normal, rhs, z, max_iter=cfg.cg_iter, tol=0.0)
-            x = self.prior(z, sig_t.reshape(1))
+            if cfg.tone > 0:
+                peak = 1.0 if gain is None else float(1 / gain.min())
+                x = companded_prior(self.prior, z, sig_t, cfg.tone, peak)
+            else:
+                x = self.prior(z, sig_t.reshape(1))
         return x
 
 

@@ -5,7 +5,9 @@ The network estimates ``x`` from ``v = x + sigma * n`` (``n ~ N(0, I)``) given `
 .. math::  \\hat x = v + f_\\theta(\\mathrm{unshuffle}_2(v), \\sigma)
 
 where ``unshuffle_2`` folds each 2x2 block into channels (as in FFDNet, which makes the net
-4x cheaper and widens its receptive field) and ``sigma`` enters as a constant extra channel.
+4x cheaper and widens its receptive field) and ``sigma`` enters as an extra channel: a
+constant, or (as in FFDNet) a per-pixel noise map for noise that varies across the image
+(averaged over each 2x2 block).
 Inside, a two-scale U-Net of residual blocks (DRUNet-like, without normalisation).
 It is trained on colour images (3 channels); a gray image is denoised by replicating it to
 three identical channels (the network also sees such gray samples during training) and
@@ -68,7 +70,10 @@ class UNetDenoiser(nn.Module):
 
     def _core(self, v: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         z = F.pixel_unshuffle(v, 2)
-        s = sigma.reshape(-1, 1, 1, 1).to(v) * torch.ones_like(z[:, :1])
+        if sigma.dim() == 4:
+            s = F.avg_pool2d(sigma.to(v), 2)
+        else:
+            s = sigma.reshape(-1, 1, 1, 1).to(v) * torch.ones_like(z[:, :1])
         h = self.head(torch.cat([z, s], dim=1))
         e = self.enc1(h)
         m = self.mid(self.down(F.relu(e)))
@@ -76,13 +81,21 @@ class UNetDenoiser(nn.Module):
         return v + F.pixel_shuffle(self.tail(F.relu(d)), 2)
 
     def forward(self, v: torch.Tensor, sigma: float | torch.Tensor) -> torch.Tensor:
-        """Denoise ``v`` (``(B, C, H, W)``) at noise level ``sigma`` (scalar or ``(B,)``)."""
+        """Denoise ``v`` (``(B, C, H, W)``) at noise level ``sigma``: a scalar, ``(B,)``, or
+        a per-pixel map ``(B or 1, 1, H, W)``."""
         if v.dim() != 4:
             raise ValueError(f"expected (B, C, H, W), got shape {tuple(v.shape)}")
         b, c, h, w = v.shape
-        sig = torch.as_tensor(sigma, dtype=v.dtype, device=v.device).reshape(-1)
-        if sig.numel() == 1:
-            sig = sig.expand(b)
+        sig = torch.as_tensor(sigma, dtype=v.dtype, device=v.device)
+        if sig.dim() == 4:
+            if sig.shape[1] != 1 or sig.shape[-2:] != (h, w) or sig.shape[0] not in (1, b):
+                raise ValueError(f"a noise map must be (B or 1, 1, {h}, {w}), got "
+                                 f"{tuple(sig.shape)}")
+            sig = sig.expand(b, 1, h, w)
+        else:
+            sig = sig.reshape(-1)
+            if sig.numel() == 1:
+                sig = sig.expand(b)
         gray = c == 1 and self.config.channels != 1
         if gray:
             v = v.expand(b, self.config.channels, h, w)
@@ -92,5 +105,7 @@ class UNetDenoiser(nn.Module):
         if ph or pw:
             mode = "reflect" if min(h, w) > max(ph, pw) else "replicate"
             v = F.pad(v, (0, pw, 0, ph), mode=mode)
+            if sig.dim() == 4:
+                sig = F.pad(sig, (0, pw, 0, ph), mode="replicate")
         out = self._core(v, sig)[..., :h, :w]
         return out.mean(dim=1, keepdim=True) if gray else out

@@ -3,8 +3,9 @@
 Data: bracketed raw bursts generated on the fly (:func:`inversa.burst.synth.synthesize_burst`
 with ``hdr_peak``, light sources and moving objects) from the colour training photographs
 :data:`inversa.data.images.TRAIN_COLOR` (never the test images) or a user folder. Every
-sample draws its scale (from ``scales``), its number of frames (3 to 9), its exposure
-pattern (1, 4, 1/4 or 1, 1/4, 4 or 1, 2, 1/2, 4, 1/4, repeated: ratios up to 16), its
+sample draws its scale (from ``scales``), its number of frames (3 to ``max_frames``, 9 by
+default), its exposure pattern (1, 4, 1/4 or 1, 1/4, 4 or 1, 2, 1/2, 4, 1/4, repeated:
+ratios up to 16), its
 highlight radiance (2 to 4), 0 to 2 light sources and 0 to 2 moving objects (half of the
 bursts are static), with Brooks et al. noise. The inputs are prepared exactly as at
 inference (:func:`inversa.burst.hdr.prepare_hdr`: exposure-aware alignment, saturation
@@ -50,6 +51,8 @@ class HDRTrainSpec:
     crop: int = 64  # ground-truth side of a training sample
     batch: int = 2
     folder: Path | None = None
+    tone: float | None = None  # companding of the prior step (None: the init's)
+    max_frames: int = 9  # frames per burst: 3 to this
 
 
 def _images(folder: Path | None) -> list[torch.Tensor]:
@@ -60,8 +63,10 @@ def _images(folder: Path | None) -> list[torch.Tensor]:
     return load_folder(folder)
 
 
-def make_sample(images: list[torch.Tensor], scale: int, crop: int, g: torch.Generator):
-    """One bracketed burst, prepared as at inference, and its ground truth."""
+def make_sample(images: list[torch.Tensor], scale: int, crop: int, g: torch.Generator,
+                max_frames: int = 9):
+    """One bracketed burst (3 to ``max_frames`` frames), prepared as at inference, and
+    its ground truth."""
     def ri(n: int) -> int:
         return int(torch.randint(n, (1,), generator=g))
 
@@ -69,7 +74,7 @@ def make_sample(images: list[torch.Tensor], scale: int, crop: int, g: torch.Gene
     hh, ww = img.shape[-2:]
     unit = 2 * scale
     top, left = ri(hh - crop + 1) // unit * unit, ri(ww - crop + 1) // unit * unit
-    frames = 3 + ri(7)
+    frames = 3 + ri(max_frames - 2)
     pattern = PATTERNS[ri(len(PATTERNS))]
     cfg = SynthConfig(scale=scale, frames=frames, exposures=split_exposures(pattern, frames),
                       hdr_peak=2.0 + 2.0 * float(torch.rand((), generator=g)),
@@ -96,7 +101,7 @@ def train_hdr(spec: HDRTrainSpec, command: str = "") -> dict:
         out = []
         for _ in range(spec.batch):
             s = spec.scales[int(torch.randint(len(spec.scales), (1,), generator=gen))]
-            out.append(make_sample(images, s, spec.crop, gen))
+            out.append(make_sample(images, s, spec.crop, gen, spec.max_frames))
         return out
 
     def loss_fn(model: LKRNet, batch: list) -> torch.Tensor:
@@ -108,8 +113,8 @@ def train_hdr(spec: HDRTrainSpec, command: str = "") -> dict:
 
     gv = torch.Generator().manual_seed(777)
     val_src = [bundled(VALIDATION)]
-    val = [make_sample(val_src, spec.scales[j % len(spec.scales)], spec.crop, gv)
-           for j in range(4)]
+    val = [make_sample(val_src, spec.scales[j % len(spec.scales)], spec.crop, gv,
+                       spec.max_frames) for j in range(4)]
 
     def validate(model: LKRNet) -> float:
         with torch.no_grad():
@@ -120,7 +125,8 @@ def train_hdr(spec: HDRTrainSpec, command: str = "") -> dict:
     out = Path(spec.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     base = load_lkr(spec.init)
-    cfg = dataclasses.replace(base.config, scales=tuple(sorted(set(spec.scales))))
+    cfg = dataclasses.replace(base.config, scales=tuple(sorted(set(spec.scales))),
+                              tone=base.config.tone if spec.tone is None else spec.tone)
     model = LKRNet(cfg)
     model.load_state_dict(base.state_dict())
     model.requires_grad_(True).train()
@@ -146,7 +152,7 @@ def train_hdr(spec: HDRTrainSpec, command: str = "") -> dict:
                  "source": "scikit-image bundled colour photographs (test images excluded), "
                            "bracketed synthetic bursts (inversa.burst.synth: hdr_peak 2-4, "
                            "0-2 lights, 0-2 moving objects, exposure patterns "
-                           f"{list(PATTERNS)}, 3-9 frames)",
+                           f"{list(PATTERNS)}, 3-{spec.max_frames} frames)",
                  "crop": spec.crop, "batch": spec.batch,
                  "validation": f"{VALIDATION}, {len(val)} bursts"},
         "training": training_record(spec.train, res, command),

@@ -1,0 +1,74 @@
+"""How the companding of the learned HDR prior (``LKRConfig.tone``, see
+:mod:`inversa.burst.companding`) was chosen, on training images only (never the
+benchmark's held-out photos).
+
+The bursts of ``tune_hdr_object_motion.py`` (four training photos, 192x192 crops,
+exposures 1, 4, 1/4, 9 or 14 frames), static and with two moving objects, at x2 and x1.
+The shipped learned HDR model is run with its prior step in the companded domain for
+each ``mu`` (0 = linear, the model as trained), next to ``map``; mu-law PSNR (border 16)
+averaged over the bursts.
+
+    MODEL=hdr_lkr TONES=0,10,50,200,1000,5000 python benchmarks/tune_hdr_prior_domain.py
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+import torch
+from bench_hdr import scores
+from tune_hdr_object_motion import IMAGES
+
+from inversa.burst.hdr import (
+    HDRConfig,
+    finish,
+    hdr_model,
+    learned_solve,
+    prepare_hdr,
+    reconstruct_hdr,
+)
+from inversa.burst.synth import SynthConfig, split_exposures, synthesize_burst
+from inversa.data.images import bundled
+
+
+def burst(name: str, seed: int, frames: int, scale: int, moving: int):
+    img = bundled(name)
+    hh, ww = img.shape[-2:]
+    g = torch.Generator().manual_seed(seed)
+    top = int(torch.randint(0, hh - 192, (1,), generator=g)) // 8 * 8
+    left = int(torch.randint(0, ww - 192, (1,), generator=g)) // 8 * 8
+    cfg = SynthConfig(scale=scale, frames=frames, exposures=split_exposures("1,4,1/4...", frames),
+                      hdr_peak=4.0, lights=1, moving_objects=moving)
+    return synthesize_burst(img, cfg, seed=seed, box=(top, left, 192, 192))
+
+
+def main() -> None:
+    torch.set_num_threads(2)
+    name = os.environ.get("MODEL", "hdr_lkr")
+    tones = [float(v) for v in os.environ.get("TONES", "0,10,50,200,1000,5000").split(",")]
+    net = hdr_model(name)
+    base = net.config
+    for scale in (2, 1):
+        for moving in (0, 2):
+            tot: dict = {}
+            for img, seed, frames in IMAGES:
+                sb = burst(img, seed, frames, scale, moving)
+                inp = prepare_hdr(sb.burst, HDRConfig(method="learned", scale=scale))
+                for mu in tones:
+                    net.config = dataclasses.replace(base, tone=mu)
+                    with torch.no_grad():
+                        x = finish(learned_solve(net, inp), inp)
+                    tot.setdefault(f"learned, tone {mu:g}", []).append(scores(x[0], sb.gt)[1])
+                net.config = base
+                r = reconstruct_hdr(sb.burst, HDRConfig(method="map", scale=scale))
+                tot.setdefault("map", []).append(scores(r.x[0], sb.gt)[1])
+            print(f"x{scale}, moving objects {moving} ({len(IMAGES)} bursts), mu-law PSNR:")
+            for k, v in tot.items():
+                print(f"  {k:<24} {np.mean(v):.2f}   " + " ".join(f"{u:.2f}" for u in v),
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main()
