@@ -158,10 +158,12 @@ def run_burst(name: str, seed: int, scale: int, frames: int, moving: int, out: d
         twin = synthesize_burst(img, SynthConfig(scale=scale, frames=frames, exposures=exp,
                                                  hdr_peak=4.0, lights=1),
                                 seed=seed, box=(top, left, 192, 192))
-        rt = reconstruct_hdr(twin.burst, HDRConfig(scale=scale))
         mask = sb.moving
         reg = {LABELS[m]: scores(res[m].x[0], gt, mask) for m in methods}
-        reg["map, static twin"] = scores(rt.x[0], twin.gt, mask)
+        for m in ("map", "learned"):
+            if m in methods:
+                rt = reconstruct_hdr(twin.burst, HDRConfig(method=m, scale=scale))
+                reg[f"{m}, static twin"] = scores(rt.x[0], twin.gt, mask)
         out.setdefault((scale, "moving regions"), []).append((name, seed, frames, reg, {}))
     if figure:
         FIG.mkdir(parents=True, exist_ok=True)

@@ -191,11 +191,13 @@ def _linear(x, gt, border=16):
 def test_shipped_learned_hdr_beats_map():
     """The shipped hdr_lkr weights load offline and beat the classical map on held-out
     bursts (a static and a dynamic one) in linear PSNR, the radiance itself: it recovers
-    highlights better. (In mu-law PSNR, which weighs the shadows, it does not always:
-    docs/benchmarks.md.)"""
-    from inversa.burst.hdr import has_hdr_model
+    highlights better. (In mu-law PSNR, which weighs the shadows, it wins on the
+    benchmark's averages but not on every burst, these included: docs/benchmarks.md.)
+    It is the default where its weights cover the scale."""
+    from inversa.burst.hdr import default_hdr_method, has_hdr_model
 
     assert has_hdr_model()
+    assert [default_hdr_method(s) for s in (1, 2, 4)] == ["learned", "learned", "map"]
     gains = []
     for moving in (0, 2):
         cfg = SynthConfig(scale=2, frames=9, exposures=EXP, hdr_peak=4.0, lights=1,

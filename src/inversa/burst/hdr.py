@@ -524,6 +524,14 @@ def has_hdr_model(name: str = DEFAULT_MODEL) -> bool:
     return has_weights(name)
 
 
+def default_hdr_method(scale: int, model: str = DEFAULT_MODEL) -> HDRMethod:
+    """``learned`` when weights trained for ``scale`` exist (it beats ``map`` on the
+    held-out benchmark at x1 and x2, docs/benchmarks.md), else ``map``."""
+    if has_hdr_model(model) and scale in hdr_model(model).config.scales:
+        return "learned"
+    return "map"
+
+
 def mu_law(x: torch.Tensor, peak: float, mu: float = 5000.0) -> torch.Tensor:
     """Tone map of Kalantari and Ramamoorthi (2017), used to score HDR images:
     ``log(1 + mu x / peak) / log(1 + mu)`` with ``x / peak`` clipped to [0, 1]."""
@@ -549,6 +557,7 @@ __all__ = [
     "HDRResult",
     "alignment_frames",
     "confidence",
+    "default_hdr_method",
     "displaced",
     "exposure_weights",
     "finish",

@@ -21,8 +21,9 @@ def hdr_cmd(
                              help="Output: .exr/.npy/.tiff float32 linear radiance, or "
                                   ".png/.jpg tone-mapped for display"),
     scale: int = typer.Option(1, help="Super-resolution factor: 1, 2 or 4"),
-    method: str = typer.Option("map", help="map | merge | naive (naive: no ghost "
-                                           "removal) | learned"),
+    method: str = typer.Option("auto", help="auto | learned | map | merge | naive (naive: "
+                                            "no ghost removal; auto: learned where its "
+                                            "weights cover the scale, else map)"),
     exposures: str | None = typer.Option(None, help="Exposure times (relative or seconds), "
                                                     "one per frame, e.g. 1,4,0.25,...: "
                                                     "replaces those of the input"),
@@ -56,7 +57,7 @@ def hdr_cmd(
     from rich.console import Console
 
     from inversa.atomic import Staged, check_parent
-    from inversa.burst.hdr import HDRConfig, reconstruct_hdr
+    from inversa.burst.hdr import HDRConfig, default_hdr_method, reconstruct_hdr
     from inversa.burst.synth import split_exposures
     from inversa.camera.burstio import read_burst
     from inversa.camera.hdrio import RADIANCE_EXT, write_radiance
@@ -72,6 +73,8 @@ def hdr_cmd(
         if save_weights.suffix.lower() not in (".npz", ".png"):
             raise InputError("--save-weights must end in .npz or .png", source=str(save_weights))
         check_parent(save_weights)
+    if method == "auto":
+        method = default_hdr_method(scale)
     config = HDRConfig(method=method, scale=scale, motion=motion,
                        confidence=not no_confidence, local_motion=not no_object_motion)
     burst = read_burst(inputs[0] if len(inputs) == 1 else list(inputs))

@@ -1,0 +1,56 @@
+"""Per-burst mu-law PSNR of the learned HDR model against ``map`` on the held-out bursts of
+``bench_hdr.py`` (same crops, seeds and exposures), to see where the averages come from.
+
+    SCALE=1 MOVING=0 python benchmarks/hdr_per_burst.py
+    MODEL=old.pt TONE=50 ...   other weights, or their prior step companded at mu = TONE
+                               (e.g. the stage-3 weights: git show REV:src/inversa/weights/hdr_lkr.pt)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import torch
+from bench_hdr import scores
+from common import TEST_COLOR, bundled
+
+from inversa.burst.hdr import HDRConfig, finish, learned_solve, prepare_hdr, reconstruct_hdr
+from inversa.burst.lkr import load_lkr
+from inversa.burst.synth import SynthConfig, split_exposures, synthesize_burst
+
+
+def main() -> None:
+    torch.set_num_threads(2)
+    scale = int(os.environ.get("SCALE", 1))
+    moving = int(os.environ.get("MOVING", 0))
+    net = load_lkr(os.environ.get("MODEL", "hdr_lkr"))
+    if "TONE" in os.environ:
+        net.config = dataclasses.replace(net.config, tone=float(os.environ["TONE"]))
+    print(f"x{scale}, moving objects {moving}, learned tone {net.config.tone:g}")
+    gains = []
+    for i, name in enumerate(TEST_COLOR):
+        for s in range(2):
+            seed, frames = 100 + 10 * i + s, (9, 14)[s]
+            img = bundled(name)
+            hh, ww = img.shape[-2:]
+            g = torch.Generator().manual_seed(seed)
+            top = int(torch.randint(0, hh - 192, (1,), generator=g)) // 8 * 8
+            left = int(torch.randint(0, ww - 192, (1,), generator=g)) // 8 * 8
+            cfg = SynthConfig(scale=scale, frames=frames,
+                              exposures=split_exposures("1,4,1/4...", frames), hdr_peak=4.0,
+                              lights=1, moving_objects=moving)
+            sb = synthesize_burst(img, cfg, seed=seed, box=(top, left, 192, 192))
+            inp = prepare_hdr(sb.burst, HDRConfig(method="learned", scale=scale))
+            with torch.no_grad():
+                lr = scores(finish(learned_solve(net, inp), inp)[0], sb.gt)[1]
+            mp = scores(reconstruct_hdr(sb.burst, HDRConfig(method="map", scale=scale)).x[0],
+                        sb.gt)[1]
+            gains.append(lr - mp)
+            print(f"  {name}/{seed}/{frames}f  learned {lr:.2f}  map {mp:.2f}  "
+                  f"gain {lr - mp:+.2f}", flush=True)
+    print(f"  mean gain {sum(gains) / len(gains):+.2f}")
+
+
+if __name__ == "__main__":
+    main()
