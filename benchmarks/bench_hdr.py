@@ -111,17 +111,24 @@ def opencv_baselines(frames: list[torch.Tensor], rel: torch.Tensor, gt: torch.Te
     return deb_t, t_deb, mer_lin * gain, t_mer
 
 
-def run_burst(name: str, seed: int, scale: int, frames: int, moving: int, out: dict,
-              figure: bool = False) -> None:
+def hdr_burst(name: str, seed: int, scale: int, frames: int, moving: int):
+    """The benchmark's bracketed burst of photo ``name``: a 192x192 crop drawn from
+    ``seed``, exposures 1, 4, 1/4 repeated, highlights at 4, one light, ``moving``
+    objects (0: the static twin of the same seed)."""
     img = bundled(name)
     hh, ww = img.shape[-2:]
     g = torch.Generator().manual_seed(seed)
     top = int(torch.randint(0, hh - 192, (1,), generator=g)) // 8 * 8
     left = int(torch.randint(0, ww - 192, (1,), generator=g)) // 8 * 8
-    exp = split_exposures("1,4,1/4...", frames)
-    cfg = SynthConfig(scale=scale, frames=frames, exposures=exp, hdr_peak=4.0, lights=1,
-                      moving_objects=moving)
-    sb = synthesize_burst(img, cfg, seed=seed, box=(top, left, 192, 192))
+    cfg = SynthConfig(scale=scale, frames=frames,
+                      exposures=split_exposures("1,4,1/4...", frames), hdr_peak=4.0,
+                      lights=1, moving_objects=moving)
+    return synthesize_burst(img, cfg, seed=seed, box=(top, left, 192, 192))
+
+
+def run_burst(name: str, seed: int, scale: int, frames: int, moving: int, out: dict,
+              figure: bool = False) -> None:
+    sb = hdr_burst(name, seed, scale, frames, moving)
     b, gt = sb.burst, sb.gt
     rel = relative_exposures(b)
     row: dict = {}
@@ -155,9 +162,7 @@ def run_burst(name: str, seed: int, scale: int, frames: int, moving: int, out: d
     key = (scale, "dynamic" if moving else "static")
     out.setdefault(key, []).append((name, seed, frames, row, times))
     if moving:
-        twin = synthesize_burst(img, SynthConfig(scale=scale, frames=frames, exposures=exp,
-                                                 hdr_peak=4.0, lights=1),
-                                seed=seed, box=(top, left, 192, 192))
+        twin = hdr_burst(name, seed, scale, frames, 0)
         mask = sb.moving
         reg = {LABELS[m]: scores(res[m].x[0], gt, mask) for m in methods}
         for m in ("map", "learned"):

@@ -12,12 +12,11 @@ import dataclasses
 import os
 
 import torch
-from bench_hdr import scores
-from common import TEST_COLOR, bundled
+from bench_hdr import hdr_burst, scores
+from common import TEST_COLOR
 
 from inversa.burst.hdr import HDRConfig, finish, learned_solve, prepare_hdr, reconstruct_hdr
 from inversa.burst.lkr import load_lkr
-from inversa.burst.synth import SynthConfig, split_exposures, synthesize_burst
 
 
 def main() -> None:
@@ -32,15 +31,7 @@ def main() -> None:
     for i, name in enumerate(TEST_COLOR):
         for s in range(2):
             seed, frames = 100 + 10 * i + s, (9, 14)[s]
-            img = bundled(name)
-            hh, ww = img.shape[-2:]
-            g = torch.Generator().manual_seed(seed)
-            top = int(torch.randint(0, hh - 192, (1,), generator=g)) // 8 * 8
-            left = int(torch.randint(0, ww - 192, (1,), generator=g)) // 8 * 8
-            cfg = SynthConfig(scale=scale, frames=frames,
-                              exposures=split_exposures("1,4,1/4...", frames), hdr_peak=4.0,
-                              lights=1, moving_objects=moving)
-            sb = synthesize_burst(img, cfg, seed=seed, box=(top, left, 192, 192))
+            sb = hdr_burst(name, seed, scale, frames, moving)
             inp = prepare_hdr(sb.burst, HDRConfig(method="learned", scale=scale))
             with torch.no_grad():
                 lr = scores(finish(learned_solve(net, inp), inp)[0], sb.gt)[1]

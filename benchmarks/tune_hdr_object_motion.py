@@ -17,11 +17,9 @@ import time
 
 import numpy as np
 import torch
-from bench_hdr import scores
+from bench_hdr import hdr_burst, scores
 
 from inversa.burst.hdr import HDRConfig, reconstruct_hdr
-from inversa.burst.synth import SynthConfig, split_exposures, synthesize_burst
-from inversa.data.images import bundled
 
 IMAGES = (("motorcycle_left", 5, 9), ("retina", 6, 14), ("immunohistochemistry", 7, 9),
           ("colorwheel", 8, 14))
@@ -37,15 +35,7 @@ def main() -> None:
         for mo in movs:
             tot: dict = {}
             for name, seed, frames in IMAGES:
-                img = bundled(name)
-                hh, ww = img.shape[-2:]
-                g = torch.Generator().manual_seed(seed)
-                top = int(torch.randint(0, hh - 192, (1,), generator=g)) // 8 * 8
-                left = int(torch.randint(0, ww - 192, (1,), generator=g)) // 8 * 8
-                cfg = SynthConfig(scale=s, frames=frames,
-                                  exposures=split_exposures("1,4,1/4...", frames),
-                                  hdr_peak=4.0, lights=1, moving_objects=mo)
-                sb = synthesize_burst(img, cfg, seed=seed, box=(top, left, 192, 192))
+                sb = hdr_burst(name, seed, s, frames, mo)
                 for m in methods:
                     for lm in (False, True):
                         t0 = time.time()

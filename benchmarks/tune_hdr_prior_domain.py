@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 import torch
-from bench_hdr import scores
+from bench_hdr import hdr_burst, scores
 from tune_hdr_object_motion import IMAGES
 
 from inversa.burst.hdr import (
@@ -29,19 +29,6 @@ from inversa.burst.hdr import (
     prepare_hdr,
     reconstruct_hdr,
 )
-from inversa.burst.synth import SynthConfig, split_exposures, synthesize_burst
-from inversa.data.images import bundled
-
-
-def burst(name: str, seed: int, frames: int, scale: int, moving: int):
-    img = bundled(name)
-    hh, ww = img.shape[-2:]
-    g = torch.Generator().manual_seed(seed)
-    top = int(torch.randint(0, hh - 192, (1,), generator=g)) // 8 * 8
-    left = int(torch.randint(0, ww - 192, (1,), generator=g)) // 8 * 8
-    cfg = SynthConfig(scale=scale, frames=frames, exposures=split_exposures("1,4,1/4...", frames),
-                      hdr_peak=4.0, lights=1, moving_objects=moving)
-    return synthesize_burst(img, cfg, seed=seed, box=(top, left, 192, 192))
 
 
 def main() -> None:
@@ -54,7 +41,7 @@ def main() -> None:
         for moving in (0, 2):
             tot: dict = {}
             for img, seed, frames in IMAGES:
-                sb = burst(img, seed, frames, scale, moving)
+                sb = hdr_burst(img, seed, scale, frames, moving)
                 inp = prepare_hdr(sb.burst, HDRConfig(method="learned", scale=scale))
                 for mu in tones:
                     net.config = dataclasses.replace(base, tone=mu)
