@@ -5,15 +5,15 @@ import json
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
+from clirun import fails as _fails
+from clirun import ok as _ok
+from clirun import runner
 
 from inversa.burst.synth import SynthConfig, synthesize_burst
 from inversa.camera.burstio import Burst, write_dng_folder, write_npz
 from inversa.cli.main import app
 from inversa.data.images import bundled
 from inversa.restore.imageio import read_image
-
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -24,22 +24,6 @@ def burst_file(tmp_path_factory):
     write_npz(sb.burst, d / "b.npz")
     np.save(d / "gt.npy", sb.gt.permute(1, 2, 0).numpy())
     return d / "b.npz"
-
-
-def _ok(args):
-    res = runner.invoke(app, [str(a) for a in args])
-    assert res.exit_code == 0, res.output
-    return res
-
-
-def _fails(args, folder, match):
-    before = set(folder.rglob("*"))
-    res = runner.invoke(app, [str(a) for a in args])
-    assert res.exit_code == 2, res.output
-    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("inversa: error:"), res.output
-    assert match in lines[0], lines[0]
-    assert set(folder.rglob("*")) == before
 
 
 def test_help():

@@ -7,28 +7,11 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.table import Table
-from typer.testing import CliRunner
+from clirun import fails as _fails
+from clirun import ok as _ok
+from clirun import runner
 
 from inversa.cli.main import app
-
-runner = CliRunner()
-
-
-def _ok(args):
-    res = runner.invoke(app, [str(a) for a in args])
-    assert res.exit_code == 0, res.output
-    return res
-
-
-def _fails(args, tmp_path, match=None):
-    before = set(tmp_path.rglob("*"))
-    res = runner.invoke(app, [str(a) for a in args])
-    assert res.exit_code == 2, res.output
-    lines = [line for line in res.output.strip().splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("inversa: error:"), res.output
-    if match:
-        assert match in lines[0], lines[0]
-    assert set(tmp_path.rglob("*")) == before, "something was written"
 
 
 @pytest.fixture(scope="module")

@@ -4,29 +4,11 @@ outputs in every format, weight maps, bad input (one line, exit 2, nothing writt
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
+from clirun import fails as _fails
+from clirun import ok as _ok
 
 from inversa.camera.burstio import Burst, write_npz
 from inversa.camera.hdrio import read_exr
-from inversa.cli.main import app
-
-runner = CliRunner()
-
-
-def _ok(args):
-    res = runner.invoke(app, [str(a) for a in args])
-    assert res.exit_code == 0, res.output
-    return res
-
-
-def _fails(args, folder, match):
-    before = set(folder.rglob("*"))
-    res = runner.invoke(app, [str(a) for a in args])
-    assert res.exit_code == 2, res.output
-    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("inversa: error:"), res.output
-    assert match in res.output, res.output
-    assert set(folder.rglob("*")) == before  # nothing written, nothing half-written
 
 
 @pytest.fixture(scope="module")
