@@ -56,3 +56,21 @@ def test_lkr_tone_round_trip_and_runs(tmp_path):
     x_lin = back(y, "RGGB", sb.motions, 2, sb.burst.noise, gain=gain)
     assert x.shape == (1, 3, 32, 32) and torch.isfinite(x).all()
     assert not torch.allclose(x, x_lin)  # the companding changes the prior step
+
+
+def test_hdr_training_recipe_runs(tmp_path):
+    """``inversa train hdr``'s recipe, tiny: starts from a given model, moves its prior to
+    the companded domain (the recipe's default), writes weights, card and log."""
+    from inversa.train.hdr import HDRTrainSpec, train_hdr
+    from inversa.train.loop import TrainConfig
+
+    torch.manual_seed(0)
+    save_lkr(LKRNet(LKRConfig(stages=1, width=8, blocks=1)), tmp_path / "init.pt")
+    spec = HDRTrainSpec(out=tmp_path / "m", init=str(tmp_path / "init.pt"), scales=(1,),
+                        train=TrainConfig(steps=2, lr=1e-4, validate_every=2, ckpt_every=1,
+                                          log_every=1),
+                        crop=32, batch=1, max_frames=4)
+    card = train_hdr(spec, command="test")
+    assert card["architecture"]["tone"] == 50.0 and card["training"]["steps_done"] == 2
+    assert load_lkr(tmp_path / "m.pt").config.tone == 50.0
+    assert (tmp_path / "m.json").exists() and (tmp_path / "m.log.jsonl").exists()

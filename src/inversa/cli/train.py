@@ -119,9 +119,9 @@ def hdr(
     folder: Path | None = typer.Option(None, help="Train on this image folder instead of the "
                                                   "bundled scikit-image photographs"),
     threads: int = typer.Option(0, help="Torch CPU threads (0: default)"),
-    tone: float | None = typer.Option(None, help="mu of the companded domain of the prior "
-                                                 "step (0: linear; default: the init's)"),
-    max_frames: int = typer.Option(9, help="Frames per training burst: 3 to this"),
+    tone: float = typer.Option(50.0, help="mu of the companded domain of the prior step "
+                                          "(0: linear)"),
+    max_frames: int = typer.Option(14, help="Frames per training burst: 3 to this"),
 ) -> None:
     """Fine-tune the learned burst reconstruction for HDR on bracketed static and dynamic
     synthetic bursts (mu-law l1 loss; resumes from OUT.ckpt if present).
@@ -139,7 +139,7 @@ def hdr(
     if any(crop % (2 * s) for s in scale) or crop < 32:
         raise InputError(f"crop must be >= 32 and a multiple of twice every scale, got {crop}",
                          field="crop")
-    if tone is not None and tone < 0:
+    if tone < 0:
         raise InputError(f"--tone must be >= 0, got {tone}", field="tone")
     if max_frames < 3:
         raise InputError(f"--max-frames must be >= 3, got {max_frames}", field="max-frames")

@@ -3,7 +3,7 @@
 Data: bracketed raw bursts generated on the fly (:func:`inversa.burst.synth.synthesize_burst`
 with ``hdr_peak``, light sources and moving objects) from the colour training photographs
 :data:`inversa.data.images.TRAIN_COLOR` (never the test images) or a user folder. Every
-sample draws its scale (from ``scales``), its number of frames (3 to ``max_frames``, 9 by
+sample draws its scale (from ``scales``), its number of frames (3 to ``max_frames``, 14 by
 default), its exposure pattern (1, 4, 1/4 or 1, 1/4, 4 or 1, 2, 1/2, 4, 1/4, repeated:
 ratios up to 16), its
 highlight radiance (2 to 4), 0 to 2 light sources and 0 to 2 moving objects (half of the
@@ -13,9 +13,10 @@ masks, confidence ``g``, ``merge`` start), with the true noise levels times a
 log-normal error of 15 % (the blind estimator's).
 
 Model: :class:`inversa.burst.lkr.LKRNet` started from the shipped ``burst_lkr`` (or a
-given ``.pt``). Loss: l1 between the mu-law tone maps (mu = 5000) of the estimate and the
-ground truth, both normalised by the largest radiance the burst can record (``1 / min_k
-e_k``), 8-pixel border excluded: the metric of the benchmark, which weighs shadows and
+given ``.pt``), its prior step moved to the companded domain (``tone``, mu = 50:
+:mod:`inversa.burst.companding`). Loss: l1 between the mu-law tone maps (mu = 5000) of
+the estimate and the ground truth, both normalised by the largest radiance the burst can
+record (``1 / min_k e_k``), 8-pixel border excluded: the metric of the benchmark, which weighs shadows and
 highlights alike. Validation: mu-law PSNR on fixed bursts of
 :data:`~inversa.data.images.VALIDATION` (kept out of training).
 """
@@ -51,8 +52,8 @@ class HDRTrainSpec:
     crop: int = 64  # ground-truth side of a training sample
     batch: int = 2
     folder: Path | None = None
-    tone: float | None = None  # companding of the prior step (None: the init's)
-    max_frames: int = 9  # frames per burst: 3 to this
+    tone: float | None = 50.0  # companding of the prior step (None: the init's; 0: linear)
+    max_frames: int = 14  # frames per burst: 3 to this (stages 1-3 of hdr_lkr: 9)
 
 
 def _images(folder: Path | None) -> list[torch.Tensor]:
