@@ -30,7 +30,7 @@ and solved by block coordinate descent, unrolled for ``T`` stages. Stage ``t``:
    c_t log s`` (``f_t = t / (T - 1)``, ``sigma = \\bar v^{1/2}`` the burst's noise): at
    the start, DPIR's geometric schedule; the offsets and the dependences on the number of
    frames and the scale are learned. With ``tone = mu > 0`` (HDR models) the step runs
-   on the companded radiance, ``x = T^{-1}(D_\\theta(T(z), \\sigma_t T'(z)))``
+   on the companded radiance, ``x = T^{-1}(D_\\theta(T(z), \\sigma_t T'(|z|)))``
    (:mod:`inversa.burst.companding`, peak ``1 / min_k e_k``), so that the network's
    precision is spent evenly on shadows and highlights.
 
