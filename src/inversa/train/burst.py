@@ -14,7 +14,6 @@ fixed bursts of :data:`~inversa.data.images.VALIDATION` (kept out of training).
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from inversa.camera.noise import NoiseLevels
 from inversa.data.images import TRAIN_COLOR, VALIDATION, bundled
 from inversa.metrics import psnr
 from inversa.nets.weights import load_denoiser
-from inversa.train.loop import TrainConfig, fit, training_record, write_card
+from inversa.train.loop import TrainConfig, fit_to, training_record, write_card
 
 FRAME_CHOICES = (1, 2, 3, 4, 6, 8, 10, 14, 14, 14)  # 14 (the benchmark) weighted x3
 
@@ -100,14 +99,10 @@ def train_burst(spec: BurstTrainSpec, command: str = "") -> dict:
                         gt[None, :, 8:-8, 8:-8]) for s, (raw, m, lv, gt) in val) / len(val)
 
     out = Path(spec.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     model = LKRNet(spec.net)
     model.init_prior(load_denoiser())
     model.requires_grad_(True)
-    t0 = time.time()
-    res = fit(model, batch_fn, loss_fn, spec.train, out.with_suffix(".ckpt"),
-              out.with_suffix(".log.jsonl"), validate)
-    save_lkr(model, out.with_suffix(".pt"))
+    res, seconds = fit_to(out, model, batch_fn, loss_fn, spec.train, validate, save_lkr)
     card = {
         "name": out.stem,
         "task": "raw burst (Bayer RGGB, any number of frames) -> demosaicked, denoised, "
@@ -125,7 +120,7 @@ def train_burst(spec: BurstTrainSpec, command: str = "") -> dict:
                  "validation": f"{VALIDATION}, {len(val)} bursts of 14 frames"},
         "training": training_record(spec.train, res, command),
         "metrics": {"val_psnr": round(res["best_val"], 2)},
-        "wall_seconds": round(time.time() - t0, 1),
+        "wall_seconds": round(seconds, 1),
     }
     write_card(out, card)
     return card

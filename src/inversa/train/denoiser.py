@@ -7,7 +7,6 @@ Data: patches of the scikit-image images in :data:`inversa.data.images.TRAIN_IMA
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from inversa.data.patches import NoisyPatchSampler, PatchConfig
 from inversa.metrics import psnr
 from inversa.nets.denoiser import DenoiserConfig, UNetDenoiser
 from inversa.nets.weights import save_weights
-from inversa.train.loop import TrainConfig, fit, training_record, write_card
+from inversa.train.loop import TrainConfig, fit_to, training_record, write_card
 
 VAL_IMAGE = "rocket"
 
@@ -51,12 +50,9 @@ def train_denoiser(spec: DenoiserTrainSpec, command: str = "") -> dict:
         return psnr(model(val_noisy, val_sigma), val_clean)
 
     out = Path(spec.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     model = UNetDenoiser(spec.net)
-    t0 = time.time()
-    res = fit(model, sampler.sample, loss_fn, spec.train, out.with_suffix(".ckpt"),
-              out.with_suffix(".log.jsonl"), validate)
-    save_weights(model, spec.net.to_dict(), out.with_suffix(".pt"))
+    res, seconds = fit_to(out, model, sampler.sample, loss_fn, spec.train, validate,
+                          lambda m, p: save_weights(m, spec.net.to_dict(), p))
     card = {
         "name": out.stem,
         "task": "Gaussian denoising, noise level sigma in [0, 55/255] given as input; "
@@ -68,7 +64,7 @@ def train_denoiser(spec: DenoiserTrainSpec, command: str = "") -> dict:
                  "patches": asdict(spec.patches), "validation": f"{VAL_IMAGE} crop, sigma 25"},
         "training": training_record(spec.train, res, command),
         "metrics": {"val_psnr_sigma25": round(res["best_val"], 2)},
-        "wall_seconds": round(time.time() - t0, 1),
+        "wall_seconds": round(seconds, 1),
     }
     write_card(out, card)
     return card

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +35,7 @@ from inversa.burst.lkr import LKRNet, load_lkr, save_lkr
 from inversa.burst.synth import SynthConfig, split_exposures, synthesize_burst
 from inversa.camera.noise import NoiseLevels
 from inversa.data.images import TRAIN_COLOR, VALIDATION, bundled
-from inversa.train.loop import TrainConfig, fit, training_record, write_card
+from inversa.train.loop import TrainConfig, fit_to, training_record, write_card
 
 PATTERNS = ("1,4,1/4...", "1,1/4,4...", "1,2,1/2,4,1/4...")
 NOISE_JITTER = 0.15  # log-normal error on the noise levels (the blind estimator's)
@@ -124,7 +123,6 @@ def train_hdr(spec: HDRTrainSpec, command: str = "") -> dict:
                        for inp, gt in val) / len(val)
 
     out = Path(spec.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     base = load_lkr(spec.init)
     cfg = dataclasses.replace(base.config, scales=tuple(sorted(set(spec.scales))),
                               tone=base.config.tone if spec.tone is None else spec.tone)
@@ -133,10 +131,7 @@ def train_hdr(spec: HDRTrainSpec, command: str = "") -> dict:
     model.requires_grad_(True).train()
     with torch.no_grad():
         val_start = validate(model)
-    t0 = time.time()
-    res = fit(model, batch_fn, loss_fn, spec.train, out.with_suffix(".ckpt"),
-              out.with_suffix(".log.jsonl"), validate)
-    save_lkr(model, out.with_suffix(".pt"))
+    res, seconds = fit_to(out, model, batch_fn, loss_fn, spec.train, validate, save_lkr)
     card = {
         "name": out.stem,
         "task": "exposure-bracketed raw burst (Bayer RGGB, exposure times) -> HDR radiance "
@@ -159,7 +154,7 @@ def train_hdr(spec: HDRTrainSpec, command: str = "") -> dict:
         "training": training_record(spec.train, res, command),
         "metrics": {"val_mu_psnr_start": round(val_start, 2),
                     "val_mu_psnr": round(res["best_val"], 2)},
-        "wall_seconds": round(time.time() - t0, 1),
+        "wall_seconds": round(seconds, 1),
     }
     write_card(out, card)
     return card

@@ -153,6 +153,23 @@ def fit(model: torch.nn.Module,
             "minutes": state["minutes"]}
 
 
+def fit_to(out: Path, model: torch.nn.Module,
+           batch_fn: Callable[[torch.Generator], tuple],
+           loss_fn: Callable[[torch.nn.Module, tuple], torch.Tensor],
+           config: TrainConfig, validate: Callable[[torch.nn.Module], float] | None,
+           save: Callable[[torch.nn.Module, Path], None]) -> tuple[dict, float]:
+    """:func:`fit` with the checkpoint and log beside the output stem (``out.ckpt``,
+    ``out.log.jsonl``; a run resumes from them), then ``save(model, out.pt)``. Returns
+    fit's result and the wall seconds."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    res = fit(model, batch_fn, loss_fn, config, out.with_suffix(".ckpt"),
+              out.with_suffix(".log.jsonl"), validate)
+    save(model, out.with_suffix(".pt"))
+    return res, time.time() - t0
+
+
 def training_record(config: TrainConfig, result: dict, command: str) -> dict:
     """The ``training`` entry of a model card: settings, what was done, where, how."""
     import platform
