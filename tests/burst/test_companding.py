@@ -71,6 +71,6 @@ def test_hdr_training_recipe_runs(tmp_path):
                                           log_every=1),
                         crop=32, batch=1, max_frames=4)
     card = train_hdr(spec, command="test")
-    assert card["architecture"]["tone"] == 50.0 and card["training"]["steps_done"] == 2
-    assert load_lkr(tmp_path / "m.pt").config.tone == 50.0
+    assert card["architecture"]["tone"] == 200.0 and card["training"]["steps_done"] == 2
+    assert load_lkr(tmp_path / "m.pt").config.tone == 200.0
     assert (tmp_path / "m.json").exists() and (tmp_path / "m.log.jsonl").exists()

@@ -17,8 +17,8 @@ carried through the slope of ``T`` as a per-pixel map (FFDNet's noise-map input)
            T'(u) = \\frac{\\mu / P}{(1 + \\mu u / P) \\log(1 + \\mu)}.
 
 ``mu`` sets how strongly the shadows are favoured (``mu -> 0`` is the linear prior up to
-the scale ``1 / P``; the benchmark's tone map uses 5000). Chosen on training images by
-``benchmarks/tune_hdr_prior_domain.py``.
+the scale ``1 / P``; the benchmark's tone map uses 5000). The shipped HDR model uses 200,
+chosen on training images (``benchmarks/tune_hdr_prior_domain.py``) and validation.
 """
 
 from __future__ import annotations

@@ -119,7 +119,7 @@ def hdr(
     folder: Path | None = typer.Option(None, help="Train on this image folder instead of the "
                                                   "bundled scikit-image photographs"),
     threads: int = typer.Option(0, help="Torch CPU threads (0: default)"),
-    tone: float = typer.Option(50.0, help="mu of the companded domain of the prior step "
+    tone: float = typer.Option(200.0, help="mu of the companded domain of the prior step "
                                           "(0: linear)"),
     max_frames: int = typer.Option(14, help="Frames per training burst: 3 to this"),
 ) -> None:

@@ -13,7 +13,7 @@ masks, confidence ``g``, ``merge`` start), with the true noise levels times a
 log-normal error of 15 % (the blind estimator's).
 
 Model: :class:`inversa.burst.lkr.LKRNet` started from the shipped ``burst_lkr`` (or a
-given ``.pt``), its prior step moved to the companded domain (``tone``, mu = 50:
+given ``.pt``), its prior step moved to the companded domain (``tone``, mu = 200:
 :mod:`inversa.burst.companding`). Loss: l1 between the mu-law tone maps (mu = 5000) of
 the estimate and the ground truth, both normalised by the largest radiance the burst can
 record (``1 / min_k e_k``), 8-pixel border excluded: the metric of the benchmark, which weighs shadows and
@@ -51,7 +51,7 @@ class HDRTrainSpec:
     crop: int = 64  # ground-truth side of a training sample
     batch: int = 2
     folder: Path | None = None
-    tone: float | None = 50.0  # companding of the prior step (None: the init's; 0: linear)
+    tone: float | None = 200.0  # companding of the prior step (None: the init's; 0: linear)
     max_frames: int = 14  # frames per burst: 3 to this (stages 1-3 of hdr_lkr: 9)
 
 
