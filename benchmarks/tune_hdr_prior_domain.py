@@ -4,9 +4,9 @@ benchmark's held-out photos).
 
 The bursts of ``tune_hdr_object_motion.py`` (four training photos, 192x192 crops,
 exposures 1, 4, 1/4, 9 or 14 frames), static and with two moving objects, at x2 and x1.
-The shipped learned HDR model is run with its prior step in the companded domain for
-each ``mu`` (0 = linear, the model as trained), next to ``map``; mu-law PSNR (border 16)
-averaged over the bursts.
+The learned HDR model (``MODEL``: the shipped one, or a ``.pt``) is run with its prior
+step in the companded domain for each ``mu`` (0 = linear), whatever it was trained with,
+next to ``map``; mu-law PSNR (border 16) averaged over the bursts.
 
     MODEL=hdr_lkr TONES=0,10,50,200,1000,5000 python benchmarks/tune_hdr_prior_domain.py
 """

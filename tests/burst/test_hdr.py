@@ -192,8 +192,8 @@ def test_shipped_learned_hdr_beats_map():
     """The shipped hdr_lkr weights load offline and beat the classical map on held-out
     bursts (a static and a dynamic one) in linear PSNR, the radiance itself: it recovers
     highlights better. (In mu-law PSNR, which weighs the shadows, it wins on the
-    benchmark's averages but not on every burst, these included: docs/benchmarks.md.)
-    It is the default where its weights cover the scale."""
+    benchmark's averages but not on every burst: docs/benchmarks.md.) It is the default
+    where its weights cover the scale."""
     from inversa.burst.hdr import default_hdr_method, has_hdr_model
 
     assert has_hdr_model()

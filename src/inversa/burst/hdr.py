@@ -526,10 +526,12 @@ def has_hdr_model(name: str = DEFAULT_MODEL) -> bool:
 
 def default_hdr_method(scale: int, model: str = DEFAULT_MODEL) -> HDRMethod:
     """``learned`` when weights trained for ``scale`` exist (it beats ``map`` on the
-    held-out benchmark at x1 and x2, docs/benchmarks.md), else ``map``."""
-    if has_hdr_model(model) and scale in hdr_model(model).config.scales:
-        return "learned"
-    return "map"
+    held-out benchmark at x1 and x2, docs/benchmarks.md), else ``map``: the burst
+    reconstruction's rule (:func:`~inversa.burst.reconstruct.default_method`) with the HDR
+    weights."""
+    from inversa.burst.reconstruct import default_method
+
+    return default_method(scale, model)
 
 
 def mu_law(x: torch.Tensor, peak: float, mu: float = 5000.0) -> torch.Tensor:

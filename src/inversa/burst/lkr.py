@@ -152,6 +152,7 @@ class LKRNet(nn.Module):
         x = x0.float().clamp(min=0)
         z = x
         vmask = torch.ones_like(y) if valid is None else valid[None].float()
+        peak = 1.0 if gain is None else float(1 / gain.min())  # of the companded prior
         sigma = None
         for t in range(cfg.stages):
             if t >= cfg.refine_from and k > 1:
@@ -179,7 +180,6 @@ class LKRNet(nn.Module):
 
             z = conjugate_gradient(normal, rhs, z, max_iter=cfg.cg_iter, tol=0.0)
             if cfg.tone > 0:
-                peak = 1.0 if gain is None else float(1 / gain.min())
                 x = companded_prior(self.prior, z, sig_t, cfg.tone, peak)
             else:
                 x = self.prior(z, sig_t.reshape(1))

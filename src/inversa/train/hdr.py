@@ -5,19 +5,18 @@ with ``hdr_peak``, light sources and moving objects) from the colour training ph
 :data:`inversa.data.images.TRAIN_COLOR` (never the test images) or a user folder. Every
 sample draws its scale (from ``scales``), its number of frames (3 to ``max_frames``, 14 by
 default), its exposure pattern (1, 4, 1/4 or 1, 1/4, 4 or 1, 2, 1/2, 4, 1/4, repeated:
-ratios up to 16), its
-highlight radiance (2 to 4), 0 to 2 light sources and 0 to 2 moving objects (half of the
-bursts are static), with Brooks et al. noise. The inputs are prepared exactly as at
-inference (:func:`inversa.burst.hdr.prepare_hdr`: exposure-aware alignment, saturation
-masks, confidence ``g``, ``merge`` start), with the true noise levels times a
-log-normal error of 15 % (the blind estimator's).
+ratios up to 16), its highlight radiance (2 to 4), 0 to 2 light sources and 0 to 2
+moving objects (half of the bursts are static), with Brooks et al. noise. The inputs are
+prepared exactly as at inference (:func:`inversa.burst.hdr.prepare_hdr`: exposure-aware
+alignment, saturation masks, confidence ``g``, ``merge`` start), with the true noise
+levels times a log-normal error of 15 % (the blind estimator's).
 
 Model: :class:`inversa.burst.lkr.LKRNet` started from the shipped ``burst_lkr`` (or a
 given ``.pt``), its prior step moved to the companded domain (``tone``, mu = 200:
 :mod:`inversa.burst.companding`). Loss: l1 between the mu-law tone maps (mu = 5000) of
 the estimate and the ground truth, both normalised by the largest radiance the burst can
-record (``1 / min_k e_k``), 8-pixel border excluded: the metric of the benchmark, which weighs shadows and
-highlights alike. Validation: mu-law PSNR on fixed bursts of
+record (``1 / min_k e_k``), 8-pixel border excluded: the metric of the benchmark, which
+weighs shadows and highlights alike. Validation: mu-law PSNR on fixed bursts of
 :data:`~inversa.data.images.VALIDATION` (kept out of training).
 """
 
@@ -64,7 +63,7 @@ def _images(folder: Path | None) -> list[torch.Tensor]:
 
 
 def make_sample(images: list[torch.Tensor], scale: int, crop: int, g: torch.Generator,
-                max_frames: int = 9):
+                max_frames: int):
     """One bracketed burst (3 to ``max_frames`` frames), prepared as at inference, and
     its ground truth."""
     def ri(n: int) -> int:
