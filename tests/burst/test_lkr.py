@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from inversa.burst.align import align_burst
-from inversa.burst.lkr import LKRConfig, LKRNet, has_weights, load_lkr
+from inversa.burst.lkr import LKRConfig, LKRNet, has_weights, load_lkr, save_lkr
 from inversa.burst.reconstruct import ReconConfig, default_method, reconstruct
 from inversa.burst.synth import SynthConfig, synthesize_burst
 from inversa.camera.noise import NoiseLevels
@@ -113,3 +113,22 @@ def test_train_recipe_runs_and_resumes(tmp_path):
     assert [d["step"] for d in log if "loss" in d] == [1, 2]  # step 1 was not run again
     net = load_lkr(str(tmp_path / "m.pt"))
     assert net.config.stages == 1
+
+
+def test_train_recipe_fine_tunes_from_weights(tmp_path):
+    """``init``: the run starts from the given weights and keeps their architecture."""
+    from inversa.train.burst import BurstTrainSpec, train_burst
+    from inversa.train.loop import TrainConfig
+
+    start = LKRNet(LKRConfig(stages=2, width=16, blocks=1))
+    with torch.no_grad():
+        start.sigma_offset.fill_(0.25)
+    save_lkr(start, tmp_path / "start.pt")
+    card = train_burst(BurstTrainSpec(out=tmp_path / "m", init=str(tmp_path / "start.pt"),
+                                      train=TrainConfig(steps=1, lr=1e-12, validate_every=1,
+                                                        ckpt_every=1, log_every=1),
+                                      crop=32, batch=1, max_frames=2))
+    net = load_lkr(str(tmp_path / "m.pt"))
+    assert (net.config.stages, net.config.width) == (2, 16)
+    assert card["architecture"]["init"] == str(tmp_path / "start.pt")
+    assert torch.allclose(net.sigma_offset, torch.full((2,), 0.25), atol=1e-3)

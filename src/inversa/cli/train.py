@@ -73,6 +73,9 @@ def burst(
     folder: Path | None = typer.Option(None, help="Train on this image folder instead of the "
                                                   "bundled scikit-image photographs"),
     threads: int = typer.Option(0, help="Torch CPU threads (0: default)"),
+    init: str | None = typer.Option(None, help="Fine-tune these weights (a shipped name or a "
+                                               ".pt path; their stages and CG steps are kept) "
+                                               "instead of a fresh model"),
 ) -> None:
     """Train the learned burst reconstruction ("Lucas-Kanade reloaded"; resumes from
     OUT.ckpt if present).
@@ -95,7 +98,7 @@ def burst(
         train=TrainConfig(steps=steps, lr=lr, lr_min=lr / 100, seed=seed,
                           max_minutes=max_minutes, validate_every=100, ckpt_every=25,
                           log_every=10),
-        crop=crop, batch=batch, max_frames=max_frames, folder=folder)
+        crop=crop, batch=batch, max_frames=max_frames, folder=folder, init=init)
     card = train_burst(spec, command="inversa " + " ".join(map(shlex.quote, sys.argv[1:])))
     typer.echo(f"validation PSNR: {card['metrics']['val_psnr']:.2f} dB; "
                f"wrote {out.with_suffix('.pt')}")

@@ -13,6 +13,7 @@ fixed bursts of :data:`~inversa.data.images.VALIDATION` (kept out of training).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ import torch
 
 from inversa.burst.align import align_burst
 from inversa.burst.dataset import SyntheticBurstDataset
-from inversa.burst.lkr import LKRConfig, LKRNet, save_lkr
+from inversa.burst.lkr import LKRConfig, LKRNet, load_lkr, save_lkr
 from inversa.burst.synth import SynthConfig
 from inversa.camera.noise import NoiseLevels
 from inversa.data.images import TRAIN_COLOR, VALIDATION, bundled
@@ -43,6 +44,8 @@ class BurstTrainSpec:
     max_frames: int = 14
     noise_jitter: float = 0.15  # log-normal error on the noise levels given to the model
     folder: Path | None = None
+    init: str | None = None  # weights to fine-tune (name or .pt; None: a fresh model whose
+    #                          prior starts from the shipped denoiser)
 
 
 def prepare(item: dict, scale: int, frames: int, jitter: float, g: torch.Generator):
@@ -99,17 +102,24 @@ def train_burst(spec: BurstTrainSpec, command: str = "") -> dict:
                         gt[None, :, 8:-8, 8:-8]) for s, (raw, m, lv, gt) in val) / len(val)
 
     out = Path(spec.out)
-    model = LKRNet(spec.net)
-    model.init_prior(load_denoiser())
+    if spec.init:
+        base = load_lkr(spec.init)
+        model = LKRNet(dataclasses.replace(base.config, scales=spec.net.scales))
+        model.load_state_dict(base.state_dict())
+        model.train()
+    else:
+        model = LKRNet(spec.net)
+        model.init_prior(load_denoiser())
     model.requires_grad_(True)
     res, seconds = fit_to(out, model, batch_fn, loss_fn, spec.train, validate, save_lkr)
     card = {
         "name": out.stem,
         "task": "raw burst (Bayer RGGB, any number of frames) -> demosaicked, denoised, "
                 f"super-resolved linear camera RGB, scales {list(spec.net.scales)}",
-        "architecture": {"class": "inversa.burst.lkr.LKRNet", **spec.net.to_dict(),
+        "architecture": {"class": "inversa.burst.lkr.LKRNet", **model.config.to_dict(),
                          "parameters": sum(p.numel() for p in model.parameters()),
-                         "prior_init": "denoiser_unet (shipped)"},
+                         **({"init": spec.init} if spec.init
+                            else {"prior_init": "denoiser_unet (shipped)"})},
         "data": {"images": "user folder " + str(spec.folder) if spec.folder
                  else list(TRAIN_COLOR),
                  "source": "scikit-image bundled colour photographs (test images excluded), "
