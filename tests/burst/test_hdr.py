@@ -31,9 +31,9 @@ EXP = split_exposures("1,4,1/4...", 9)
 LEVELS = NoiseLevels(2e-3, 2e-6)
 
 
-def _burst(name="coffee", moving=0, seed=3, noise=LEVELS, scale=2):
+def _burst(name="coffee", moving=0, seed=3, noise=LEVELS, scale=2, still=False):
     cfg = SynthConfig(scale=scale, frames=9, exposures=EXP, hdr_peak=4.0, lights=1,
-                      moving_objects=moving, noise=noise)
+                      moving_objects=moving, noise=noise, still_objects=still)
     return synthesize_burst(bundled(name), cfg, seed=seed, box=(100, 100, 160, 160))
 
 
@@ -79,6 +79,29 @@ def test_moving_objects_twin_and_mask():
     assert not torch.allclose(dyn.gt[:, m], stat.gt[:, m])
     # the same seed gives the same objects
     assert torch.equal(_burst(moving=2).burst.raw, dyn.burst.raw)
+
+
+def test_still_objects_twin_has_the_dynamic_content():
+    """Objects held still: the dynamic burst's ground truth and reference frame, the same
+    mask; the other frames show the objects where the reference does (they agree with it
+    after alignment, unlike the dynamic frames)."""
+    dyn, still = _burst(moving=2, noise="none"), _burst(moving=2, noise="none", still=True)
+    assert torch.allclose(dyn.gt, still.gt, atol=1e-4)
+    assert torch.equal(dyn.moving, still.moving)
+    assert torch.equal(dyn.burst.raw[0], still.burst.raw[0])
+    # without camera motion every still frame shows the objects exactly where frame 0 does
+    def burst(moving, still=False):
+        cfg = SynthConfig(scale=2, frames=5, exposures=EXP[:5], hdr_peak=4.0, lights=1,
+                          moving_objects=moving, noise="none", still_objects=still,
+                          motion=MotionConfig(max_translation=0, max_rotation=0))
+        return synthesize_burst(bundled("coffee"), cfg, seed=3, box=(100, 100, 160, 160))
+
+    stat, still, dyn = burst(0), burst(2, True), burst(2)
+    foot = (still.gt - stat.gt).abs().amax(0) > 0  # the objects in frame 0
+    foot = torch.nn.functional.max_pool2d(foot[None, None].float(), 4, 2, 1)[0, 0] > 0
+    for k in range(5):
+        assert not ((still.burst.raw[k] - stat.burst.raw[k]).abs() > 0)[~foot].any()
+    assert ((dyn.burst.raw[-1] - stat.burst.raw[-1]).abs() > 0)[~foot].float().mean() > 0.01
 
 
 def test_saturation_masks_dilate():

@@ -30,6 +30,7 @@ truth shows; the other frames show it elsewhere (ghosts for a merge that trusts 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -143,6 +144,17 @@ def moving_objects(frames: torch.Tensor, scene: torch.Tensor, objects: list[Movi
     return out
 
 
+def still_objects(scene: torch.Tensor, objects: list[MovingObject],
+                  box: tuple[int, int, int, int]) -> torch.Tensor:
+    """The scene (3, H, W) with ``objects`` painted where frame 0 of a burst cropped at
+    ``box`` shows them, as :func:`moving_objects` draws them there: the same discs, held
+    still in the scene (the static twin of a dynamic burst, with the same content)."""
+    top, left = box[0], box[1]
+    full = (0, 0, *scene.shape[-2:])
+    moved = [dataclasses.replace(o, cx=o.cx + left, cy=o.cy + top) for o in objects]
+    return moving_objects(scene[None], scene, moved, full)[0]
+
+
 def moving_mask(objects: list[MovingObject], motions: torch.Tensor, size: tuple[int, int],
                 margin: float = 2.0) -> torch.Tensor:
     """(h, w) bool on the reference grid: every pixel that some frame's object covers
@@ -160,4 +172,4 @@ def moving_mask(objects: list[MovingObject], motions: torch.Tensor, size: tuple[
 
 
 __all__ = ["MovingObject", "dynamic_range", "hdr_scene", "moving_mask", "moving_objects",
-           "random_objects"]
+           "random_objects", "still_objects"]

@@ -66,6 +66,8 @@ class SynthConfig:
     hdr_peak: float | None = None  # highlights lifted to this radiance (None: LDR scene)
     lights: int = 0  # light sources of radiance hdr_peak (needs hdr_peak)
     moving_objects: int = 0  # textured discs moving independently of the camera
+    still_objects: bool = False  # the same discs held still in the scene (a static twin
+    #                              with the dynamic scene's content, for comparisons)
 
     def __post_init__(self) -> None:
         if self.scale < 1:
@@ -162,16 +164,23 @@ def synthesize_burst(srgb: torch.Tensor, config: SynthConfig = SynthConfig(),
         from inversa.burst.scene import hdr_scene
 
         lin = hdr_scene(lin, config.hdr_peak, config.lights, og)
-    hr = warp_frames(lin, motions, box, config.interpolation)  # (K, 3, h, w)
-    gt = lin[:, top:top + h, left:left + w].contiguous()
     moving = None
+    objs = []
     if config.moving_objects:
-        from inversa.burst.scene import moving_mask, moving_objects, random_objects
+        from inversa.burst.scene import moving_mask, random_objects, still_objects
 
         objs = random_objects(config.moving_objects, (h, w), config.frames, og)
+        moving = moving_mask(objs, motions, (h, w))
+        if config.still_objects:  # part of the scene: every frame sees them, unmoved
+            lin = still_objects(lin, objs, box)
+            objs = []
+    hr = warp_frames(lin, motions, box, config.interpolation)  # (K, 3, h, w)
+    gt = lin[:, top:top + h, left:left + w].contiguous()
+    if objs:
+        from inversa.burst.scene import moving_objects
+
         hr = moving_objects(hr, lin, objs, box)
         gt = moving_objects(gt[None], lin, objs, box)[0]
-        moving = moving_mask(objs, motions, (h, w))
     lr = F.avg_pool2d(hr, s) if s > 1 else hr
     raw = mosaic(lr, config.cfa)  # (K, h/s, w/s)
     rel = torch.tensor(config.exposures if config.exposures else [1.0] * config.frames,
