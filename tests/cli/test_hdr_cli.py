@@ -30,6 +30,22 @@ def test_synth_writes_bracketed_burst_radiance_and_moving_mask(bracketed):
     assert mv.shape == (128, 128) and mv.dtype == bool and 0 < mv.mean() < 1
 
 
+def test_synth_still_objects_twin(bracketed, tmp_path):
+    """``--still-objects``: the same seed's ground truth and mask, the frames differ."""
+    _ok(["synth", "burst", "coffee", "-o", tmp_path / "s.npz", "--scale", "2", "--frames",
+         "6", "--exposures", "1,4,1/4...", "--hdr-peak", "4", "--lights", "1",
+         "--moving-objects", "1", "--still-objects", "--crop", "128", "--seed", "2",
+         "--noise", "2e-3,2e-6"])
+    assert np.allclose(np.load(tmp_path / "s.gt.npy"), np.load(bracketed / "b.gt.npy"),
+                       atol=1e-4)
+    assert np.array_equal(np.load(tmp_path / "s.moving.npy"),
+                          np.load(bracketed / "b.moving.npy"))
+    assert not np.array_equal(np.load(tmp_path / "s.npz")["raw"],
+                              np.load(bracketed / "b.npz")["raw"])
+    _fails(["synth", "burst", "coffee", "-o", tmp_path / "t.npz", "--still-objects"],
+           tmp_path, "--moving-objects")
+
+
 @pytest.mark.parametrize("ext", [".exr", ".npy", ".tiff", ".png"])
 def test_hdr_outputs(bracketed, tmp_path, ext):
     out = tmp_path / f"r{ext}"

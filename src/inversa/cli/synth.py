@@ -43,6 +43,10 @@ def burst_cmd(
     lights: int = typer.Option(0, help="Light sources of radiance --hdr-peak"),
     moving_objects: int = typer.Option(0, "--moving-objects",
                                        help="Objects moving independently of the camera"),
+    still_objects: bool = typer.Option(False, "--still-objects",
+                                       help="Hold the --moving-objects still in the scene "
+                                            "where the reference shows them: the static "
+                                            "twin of the same seed, same ground truth"),
     bits: int = typer.Option(12, help="ADC bit depth"),
     black: float = typer.Option(64, help="Black level (DN)"),
     cfa: str = typer.Option("RGGB", help="Bayer pattern"),
@@ -77,9 +81,12 @@ def burst_cmd(
     exp = split_exposures(exposures, frames)
     if lights and hdr_peak is None:
         raise InputError("--lights needs --hdr-peak (their radiance)", field="--lights")
+    if still_objects and not moving_objects:
+        raise InputError("--still-objects needs --moving-objects (how many)",
+                         field="--still-objects")
     config = SynthConfig(scale=scale, frames=frames, noise=noise_cfg, exposures=exp,
                          bits=bits, black=black, cfa=cfa, hdr_peak=hdr_peak, lights=lights,
-                         moving_objects=moving_objects,
+                         moving_objects=moving_objects, still_objects=still_objects,
                          motion=MotionConfig(max_translation=max_translation,
                                              max_rotation=max_rotation, kind=motion))
     src = load_source(str(image))
