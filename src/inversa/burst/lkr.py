@@ -44,6 +44,7 @@ schedule) it is the ``map`` method's plug-and-play HQS with fewer iterations.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -212,6 +213,16 @@ def load_lkr(name_or_path: str | Path = "burst_lkr",
     net = LKRNet(LKRConfig(**cfg))
     net.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
     return net.eval().requires_grad_(False).to(device)
+
+
+def trainable_lkr(name_or_path: str | Path, **changes) -> LKRNet:
+    """Saved weights (name or ``.pt``) as a model to fine-tune: in training mode, with
+    gradients, its architecture kept except the fields in ``changes`` that the weights
+    do not fix (``scales``, ``tone``)."""
+    base = load_lkr(name_or_path)
+    model = LKRNet(dataclasses.replace(base.config, **changes))
+    model.load_state_dict(base.state_dict())
+    return model.train().requires_grad_(True)
 
 
 def has_weights(name_or_path: str | Path = "burst_lkr") -> bool:

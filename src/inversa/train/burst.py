@@ -13,7 +13,6 @@ fixed bursts of :data:`~inversa.data.images.VALIDATION` (kept out of training).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ import torch
 
 from inversa.burst.align import align_burst
 from inversa.burst.dataset import SyntheticBurstDataset
-from inversa.burst.lkr import LKRConfig, LKRNet, load_lkr, save_lkr
+from inversa.burst.lkr import LKRConfig, LKRNet, save_lkr, trainable_lkr
 from inversa.burst.synth import SynthConfig
 from inversa.camera.noise import NoiseLevels
 from inversa.data.images import TRAIN_COLOR, VALIDATION, bundled
@@ -103,14 +102,11 @@ def train_burst(spec: BurstTrainSpec, command: str = "") -> dict:
 
     out = Path(spec.out)
     if spec.init:
-        base = load_lkr(spec.init)
-        model = LKRNet(dataclasses.replace(base.config, scales=spec.net.scales))
-        model.load_state_dict(base.state_dict())
-        model.train()
+        model = trainable_lkr(spec.init, scales=spec.net.scales)
     else:
         model = LKRNet(spec.net)
         model.init_prior(load_denoiser())
-    model.requires_grad_(True)
+        model.requires_grad_(True)
     res, seconds = fit_to(out, model, batch_fn, loss_fn, spec.train, validate, save_lkr)
     card = {
         "name": out.stem,

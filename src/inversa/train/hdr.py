@@ -22,7 +22,6 @@ weighs shadows and highlights alike. Validation: mu-law PSNR on fixed bursts of
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from pathlib import Path
 import torch
 
 from inversa.burst.hdr import HDRConfig, finish, learned_solve, mu_law, mu_psnr, prepare_hdr
-from inversa.burst.lkr import LKRNet, load_lkr, save_lkr
+from inversa.burst.lkr import LKRNet, save_lkr, trainable_lkr
 from inversa.burst.synth import SynthConfig, split_exposures, synthesize_burst
 from inversa.camera.noise import NoiseLevels
 from inversa.data.images import TRAIN_COLOR, VALIDATION, bundled
@@ -122,12 +121,9 @@ def train_hdr(spec: HDRTrainSpec, command: str = "") -> dict:
                        for inp, gt in val) / len(val)
 
     out = Path(spec.out)
-    base = load_lkr(spec.init)
-    cfg = dataclasses.replace(base.config, scales=tuple(sorted(set(spec.scales))),
-                              tone=base.config.tone if spec.tone is None else spec.tone)
-    model = LKRNet(cfg)
-    model.load_state_dict(base.state_dict())
-    model.requires_grad_(True).train()
+    model = trainable_lkr(spec.init, scales=tuple(sorted(set(spec.scales))),
+                          **({} if spec.tone is None else {"tone": spec.tone}))
+    cfg = model.config
     with torch.no_grad():
         val_start = validate(model)
     res, seconds = fit_to(out, model, batch_fn, loss_fn, spec.train, validate, save_lkr)
