@@ -71,6 +71,7 @@ def test_hdr_scenes_reach_1e3_dynamic_range(name):
 def test_moving_objects_twin_and_mask():
     dyn, stat = _burst(moving=2), _burst(moving=0)
     assert dyn.moving is not None and stat.moving is None
+    assert len(dyn.objects) == 2 and stat.objects == []  # what was drawn, for oracles
     m = dyn.moving
     assert 0.02 < float(m.float().mean()) < 0.8
     # same camera motion, noise draws and scene outside the objects: the static twin

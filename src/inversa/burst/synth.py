@@ -102,6 +102,7 @@ class SyntheticBurst:
     isp: ISPParams  # renders gt (and the burst) back to the source photo
     scale: int
     moving: torch.Tensor | None = None  # (s h, s w) bool: where moving objects pass
+    objects: list = field(default_factory=list)  # the MovingObjects drawn (empty if held still)
 
 
 def warp_frames(x: torch.Tensor, motions: torch.Tensor, box: tuple[int, int, int, int],
@@ -206,7 +207,8 @@ def synthesize_burst(srgb: torch.Tensor, config: SynthConfig = SynthConfig(),
     burst = Burst(raw=raw.float().contiguous(), cfa=config.cfa, exposure=exposure,
                   wb=isp.wb, ccm=torch.tensor(isp.ccm, dtype=torch.float64), noise=levels,
                   source="synthetic")
-    return SyntheticBurst(burst=burst, gt=gt, motions=motions, isp=isp, scale=s, moving=moving)
+    return SyntheticBurst(burst=burst, gt=gt, motions=motions, isp=isp, scale=s, moving=moving,
+                          objects=list(objs))
 
 
 def motions_record(sb: SyntheticBurst, seed: int, extra: dict | None = None) -> dict:
