@@ -11,24 +11,25 @@ when everything the reconstruction has to estimate is given exactly, on the burs
   ``s x s`` high-resolution pixels all show what the reference shows where the motion
   puts them (background on background, or the whole of one object on the same object),
   0 otherwise (occluded or uncovered background, the one-pixel anti-aliased object
-  edges), judged at the nearest pixel (wider margins around the edges, 1 or 2 pixels,
-  scored lower on a trial burst: the samples they drop carry more than the
-  interpolation error they avoid). Nothing is guessed, so what remains is, to within
-  that rounding, the information the frames hold;
+  edges), judged at the nearest pixel, with no margin around the edges (``--margin N``
+  distrusts N more pixels on each side of them). Nothing is guessed, so what remains
+  is, to within that rounding, the information the frames hold;
 - **oracle, dynamic, no object motion**: the same, with the object samples distrusted
   instead of moved (what a perfect ``g`` without local motion gives);
 - **oracle, static twin**: the static twin without objects, true camera motions, g = 1;
 - **oracle, objects held still**: the static twin with the same objects held still;
 - **estimated**: ``map`` as in ``bench_hdr.py`` (everything estimated), dynamic and the
-  twin with the objects held still.
+  twin with the objects held still; and the dynamic burst with only the camera motions
+  given (``g`` and the objects' displacements estimated).
 
 All with ``map`` (TV prior, HDR data term) and the same saturation masks. Also reported:
 the *coverage*, the exposure-weighted number of trusted samples seeing each pixel of the
 moving regions, relative to the twin with the objects held still (1 = as many as in the
 static scene): ``sum_k e_k m_k g_k`` brought to the reference grid, averaged over the
-region.
+region; and per burst, the share of the oracle's extra error (dynamic over objects held
+still) that lies within a pixel of the objects' anti-aliased rims in the reference.
 
-Run: python benchmarks/hdr_oracle.py [--seeds 2]
+Run: python benchmarks/hdr_oracle.py [--seeds 2] [--margin 0]
 """
 
 from __future__ import annotations
@@ -40,11 +41,11 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from bench_hdr import hdr_burst, scores
+from bench_hdr import B, hdr_burst, scores
 from common import TEST_COLOR, markdown_table
 
 import inversa.burst.hdr as hdr
-from inversa.burst.hdr import HDRConfig, reconstruct_hdr, saturation_masks
+from inversa.burst.hdr import HDRConfig, mu_law, reconstruct_hdr, saturation_masks
 from inversa.burst.scene import _disc
 
 
@@ -82,7 +83,7 @@ def oracle(sb, move_objects: bool = True, margin: int = 0,
     # what the reference shows: object j fully (eroded), anything of an object (grown)
     ref_any = torch.zeros(hh, ww)
     ref_full = []
-    for j, o in enumerate(objs):
+    for o in objs:
         a = _disc(hh, ww, *o.centre(0), o.radius)
         ref_any = torch.maximum(ref_any, a)
         ref_full.append(a)
@@ -159,13 +160,35 @@ def coverage(sb, g: torch.Tensor, flow: torch.Tensor | None) -> torch.Tensor:
     return out.reshape(hh, ww)
 
 
-def run(name: str, seed: int, scale: int, frames: int, out: dict) -> None:
+def rim_share(sb, x_dyn: torch.Tensor, x_still: torch.Tensor) -> tuple[float, float]:
+    """Of the oracle's excess squared mu-law error on the dynamic burst over the twin with
+    the objects held still (moving regions, border excluded as in the scores), the share
+    within one pixel of the reference objects' anti-aliased rims; and the rims' share of
+    the regions' area."""
+    hh, ww = sb.gt.shape[-2:]
+    edge = torch.zeros(hh, ww)
+    for o in sb.objects:
+        a = _disc(hh, ww, *o.centre(0), o.radius)
+        edge = torch.maximum(edge, ((a > 0) & (a < 1)).float())
+    rim = _grow(edge, 1) > 0
+    m = torch.zeros(hh, ww, dtype=torch.bool)
+    m[B:-B, B:-B] = sb.moving[B:-B, B:-B]
+    pk = float(sb.gt.max())
+    err = [((mu_law(x, pk) - mu_law(sb.gt, pk)) ** 2).mean(0) for x in (x_dyn, x_still)]
+    excess = err[0] - err[1]
+    total = float(excess[m].sum())
+    return (float(excess[m & rim].sum()) / total if total > 0 else float("nan"),
+            float((m & rim).sum()) / float(m.sum()))
+
+
+def run(name: str, seed: int, scale: int, frames: int, out: dict, margin: int = 0) -> None:
     dyn = hdr_burst(name, seed, scale, frames, 2)
     still = hdr_burst(name, seed, scale, frames, 2, True)
     static = hdr_burst(name, seed, scale, frames, 0)
     mask = dyn.moving
     cfg = HDRConfig(method="map", scale=scale)
     row = {}
+    xs = {}
     t0 = time.perf_counter()
     for label, sb, mv in (("oracle, dynamic", dyn, True),
                           ("oracle, dynamic, no object motion", dyn, False),
@@ -174,26 +197,31 @@ def run(name: str, seed: int, scale: int, frames: int, out: dict) -> None:
         if mv is None:
             g, flow = torch.ones_like(sb.burst.raw), None
         else:
-            g, flow = oracle(sb, mv)
+            g, flow = oracle(sb, mv, margin)
         with given(g, flow):
             x = reconstruct_hdr(sb.burst, cfg, motions_hr=sb.motions).x[0]
         row[label] = scores(x, sb.gt, mask)
+        xs[label] = x
         if label == "oracle, dynamic":
             cov_dyn = coverage(sb, g, flow)
         if label == "oracle, objects held still":
             cov_still = coverage(sb, g, flow)
     for label, sb in (("estimated, dynamic", dyn), ("estimated, objects held still", still)):
         row[label] = scores(reconstruct_hdr(sb.burst, cfg).x[0], sb.gt, mask)
+    row["estimated, true camera motions"] = scores(
+        reconstruct_hdr(dyn.burst, cfg, motions_hr=dyn.motions).x[0], dyn.gt, mask)
     m = mask & (cov_still > 0)
     ratio = float((cov_dyn[m] / cov_still[m]).mean())
     single = float((cov_dyn[m] <= 1.0 + 1e-6).float().mean())
-    out.setdefault(scale, []).append((name, seed, frames, row, ratio, single))
+    rim = rim_share(dyn, xs["oracle, dynamic"], xs["oracle, objects held still"])
+    out.setdefault(scale, []).append((name, seed, frames, row, ratio, single, rim))
     print(f"done x{scale} {name} seed {seed} ({time.perf_counter() - t0:.0f} s)", flush=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--margin", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(2)
     out: dict = {}
@@ -201,7 +229,8 @@ def main() -> None:
         for name in TEST_COLOR:
             for s in range(args.seeds):
                 frames = 9 if s % 2 == 0 else 14
-                run(name, 100 + 10 * TEST_COLOR.index(name) + s, scale, frames, out)
+                run(name, 100 + 10 * TEST_COLOR.index(name) + s, scale, frames, out,
+                    args.margin)
     for scale, runs in out.items():
         names = list(runs[0][3])
         rows = [[n, f"{np.mean([r[3][n][0] for r in runs]):.2f}",
@@ -209,6 +238,13 @@ def main() -> None:
         print(f"\nx{scale}, moving regions ({len(runs)} bursts: "
               + ", ".join(f"{r[0]}/{r[1]}/{r[2]}f" for r in runs) + ")")
         print(markdown_table(["map, given", "PSNR linear (dB)", "PSNR mu-law (dB)"], rows))
+        short = ("oracle, dynamic", "oracle, objects held still", "estimated, dynamic")
+        print("per burst, mu-law: " + ", ".join(short) + "; coverage; share of the "
+              "oracle's excess error (dynamic over held still) on the objects' rims "
+              "(1 pixel either side) / the rims' share of the area")
+        for r in runs:
+            print(f"  {r[0]}/{r[1]}/{r[2]}f: " + " / ".join(f"{r[3][n][1]:.2f}" for n in short)
+                  + f"; {r[4]:.2f}; {r[6][0]:.0%} / {r[6][1]:.0%}")
         print(f"coverage of the moving regions by trusted samples, dynamic / held still: "
               f"{np.mean([r[4] for r in runs]):.2f} (per burst "
               + ", ".join(f"{r[4]:.2f}" for r in runs) + "); share of the regions seen by "

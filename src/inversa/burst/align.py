@@ -268,19 +268,39 @@ def gauss_newton_step(j: torch.Tensor, r: torch.Tensor, w: torch.Tensor) -> torc
     return torch.linalg.solve(a, b.unsqueeze(-1)).squeeze(-1)
 
 
+def _level_points(lv: _Level, norm: tuple[float, float, float],
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalised raw positions of every sample of a level, per channel: (1, C, M) each."""
+    _, _, h, w = lv.frames.shape
+    cx, cy, L = norm
+    dt = lv.frames.dtype
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=dt), torch.arange(w, dtype=dt), indexing="ij")
+    rx = lv.stride * xs.reshape(1, -1) + lv.offsets[:, 0:1]
+    ry = lv.stride * ys.reshape(1, -1) + lv.offsets[:, 1:2]
+    return ((rx - cx) / L)[None], ((ry - cy) / L)[None]
+
+
+def _on_level(ux: torch.Tensor, uy: torch.Tensor, lv: _Level,
+              norm: tuple[float, float, float],
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Normalised positions -> the level's pixel coordinates, and whether they fall
+    inside it."""
+    _, _, h, w = lv.frames.shape
+    cx, cy, L = norm
+    px = (ux * L + cx - lv.offsets[:, 0:1]) / lv.stride
+    py = (uy * L + cy - lv.offsets[:, 1:2]) / lv.stride
+    return px, py, (px >= 0) & (px <= w - 1) & (py >= 0) & (py <= h - 1)
+
+
 def _gn_level(lv: _Level, hn: torch.Tensor, norm: tuple[float, float, float],
               cfg: AlignConfig, gens: torch.Tensor,
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Gauss-Newton iterations at one pyramid level; ``hn`` (K, 3, 3) normalised.
     Returns the matrices and, from the last step, each frame's overlap and NCC."""
     k, c, h, w = lv.frames.shape
-    cx, cy, L = norm
+    L = norm[2]
     dt = lv.frames.dtype
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=dt), torch.arange(w, dtype=dt), indexing="ij")
-    # raw positions of every sample, per channel: (C, M)
-    rx = lv.stride * xs.reshape(1, -1) + lv.offsets[:, 0:1]
-    ry = lv.stride * ys.reshape(1, -1) + lv.offsets[:, 1:2]
-    nx, ny = ((rx - cx) / L)[None], ((ry - cy) / L)[None]  # (1, C, M)
+    nx, ny = _level_points(lv, norm)
     y = lv.frames.reshape(k, c, -1)
     if c == 1 and cfg.max_points and h * w > cfg.max_points:
         # large frames: the points of strongest gradient carry the information
@@ -306,9 +326,7 @@ def _gn_level(lv: _Level, hn: torch.Tensor, norm: tuple[float, float, float],
             ux, uy = u[..., 0], u[..., 1]
         else:
             ux, uy, dux, duy = project(hn, nx, ny, gens)  # (K, C, M), (K, C, M, P)
-        px = (ux * L + cx - lv.offsets[:, 0:1]) / lv.stride
-        py = (uy * L + cy - lv.offsets[:, 1:2]) / lv.stride
-        valid = (px >= 0) & (px <= w - 1) & (py >= 0) & (py <= h - 1)
+        px, py, valid = _on_level(ux, uy, lv, norm)
         # value and gradients: at the same points when there is one channel
         rep = 1 if c == 1 else 3
         s = _sample(stack.expand(k, -1, -1, -1), px.repeat(1, rep, 1),
@@ -345,20 +363,12 @@ def _hypothesis_cost(lv: _Level, hn: torch.Tensor, norm: tuple[float, float, flo
     with ``r`` the residual, counted as ``tau^2`` where the frame sees outside the
     reference, and ``sigma`` the frame's noise (``1.4826 MAD`` of its Laplacian over
     ``sqrt(20)``): a truncated quadratic, so the motion that explains the most of the
-    image wins, whatever the rest does. (Scaling ``tau`` by the best hypothesis's own
-    residual instead misaligned more static frames on the training protocol: 1 -> 4 at
-    x2, 0 -> 4 at x1.)"""
+    image wins, whatever the rest does."""
     b, c, h, w = lv.frames.shape
-    cx, cy, L = norm
     dt = lv.frames.dtype
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=dt), torch.arange(w, dtype=dt), indexing="ij")
-    rx = lv.stride * xs.reshape(1, -1) + lv.offsets[:, 0:1]
-    ry = lv.stride * ys.reshape(1, -1) + lv.offsets[:, 1:2]
-    ux, uy, _, _ = project(hn, ((rx - cx) / L)[None], ((ry - cy) / L)[None],
-                           torch.zeros(1, 3, 3, dtype=dt))
-    px = (ux * L + cx - lv.offsets[:, 0:1]) / lv.stride
-    py = (uy * L + cy - lv.offsets[:, 1:2]) / lv.stride
-    valid = (px >= 0) & (px <= w - 1) & (py >= 0) & (py <= h - 1)
+    nx, ny = _level_points(lv, norm)
+    ux, uy, _, _ = project(hn, nx, ny, torch.zeros(1, 3, 3, dtype=dt))
+    px, py, valid = _on_level(ux, uy, lv, norm)
     iw = _sample(lv.ref[None].expand(b, -1, -1, -1), px, py)
     r = lv.frames.reshape(b, c, -1) - iw
     lap = torch.tensor([[0, 1.0, 0], [1, -4, 1], [0, 1, 0]], dtype=dt).view(1, 1, 3, 3)
