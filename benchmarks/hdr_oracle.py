@@ -20,7 +20,10 @@ when everything the reconstruction has to estimate is given exactly, on the burs
 - **oracle, objects held still**: the static twin with the same objects held still;
 - **estimated**: ``map`` as in ``bench_hdr.py`` (everything estimated), dynamic and the
   twin with the objects held still; and the dynamic burst with only the camera motions
-  given (``g`` and the objects' displacements estimated).
+  given (``g`` and the objects' displacements estimated); and the same with the true
+  ``g`` for the *estimated* displacements (a sample counts where the estimated field
+  puts it on the reference point that shows the same thing, to half a pixel), which
+  separates the displacements' errors from the confidence's.
 
 All with ``map`` (TV prior, HDR data term) and the same saturation masks. Also reported:
 the *coverage*, the exposure-weighted number of trusted samples seeing each pixel of the
@@ -73,9 +76,12 @@ def _grow(v: torch.Tensor, r: int) -> torch.Tensor:
 
 
 def oracle(sb, move_objects: bool = True, margin: int = 0,
+           flow_given: torch.Tensor | None = None, tol: float = 0.5,
            ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """True ``g`` (K, h, w) on the raw grids and displacement field (K, 2, sH, sW) of a
-    synthetic burst ``sb`` (see the module docstring)."""
+    synthetic burst ``sb`` (see the module docstring). With ``flow_given`` (an estimated
+    displacement field), the true ``g`` *for it*: a sample counts where the reference
+    point the field puts it on shows what the sample shows, to within ``tol`` pixels."""
     s = sb.scale
     hh, ww = sb.gt.shape[-2:]
     k = sb.motions.shape[0]
@@ -103,6 +109,21 @@ def oracle(sb, move_objects: bool = True, margin: int = 0,
         frame_any = torch.zeros(hh, ww)
         for a in alphas:
             frame_any = torch.maximum(frame_any, a)
+        ys, xs = torch.meshgrid(torch.arange(hh, dtype=torch.float64),
+                                torch.arange(ww, dtype=torch.float64), indexing="ij")
+        if flow_given is not None:  # judge the given displacements
+            sx, sy = px + flow_given[i, 0], py + flow_given[i, 1]
+            ok = (frame_any == 0) & (_at(ref_bg.float(), sx, sy) > 0) \
+                & (flow_given[i].norm(dim=0) < tol)
+            for j, o in enumerate(objs):
+                above = torch.zeros(hh, ww)
+                for a in alphas[j + 1:]:
+                    above = torch.maximum(above, a)
+                rx, ry = xs - i * o.vx, ys - i * o.vy
+                ok |= (alphas[j] >= 1) & (above == 0) & (_at(ref_full[j].float(), sx, sy) > 0) \
+                    & (((sx - rx) ** 2 + (sy - ry) ** 2).sqrt() < tol)
+            good[i] = ok
+            continue
         ok = (frame_any == 0) & (_at(ref_bg.float(), px, py) > 0)
         if move_objects:
             for j, o in enumerate(objs):
@@ -110,8 +131,6 @@ def oracle(sb, move_objects: bool = True, margin: int = 0,
                 for a in alphas[j + 1:]:
                     above = torch.maximum(above, a)
                 shows = (alphas[j] >= 1) & (above == 0)
-                ys, xs = torch.meshgrid(torch.arange(hh, dtype=torch.float64),
-                                        torch.arange(ww, dtype=torch.float64), indexing="ij")
                 rx, ry = xs - i * o.vx, ys - i * o.vy  # the reference's point
                 sees = shows & (_at(ref_full[j].float(), rx, ry) > 0)
                 ok |= sees
@@ -120,6 +139,8 @@ def oracle(sb, move_objects: bool = True, margin: int = 0,
         good[i] = ok
     g = (-F.max_pool2d(-good[:, None].float(), s)[:, 0]) if s > 1 else good.float()
     g[0] = 1.0
+    if flow_given is not None:
+        return g, flow_given
     flow[0] = 0
     return g, (flow if move_objects and bool(flow.abs().sum() > 0) else None)
 
@@ -208,8 +229,14 @@ def run(name: str, seed: int, scale: int, frames: int, out: dict, margin: int = 
             cov_still = coverage(sb, g, flow)
     for label, sb in (("estimated, dynamic", dyn), ("estimated, objects held still", still)):
         row[label] = scores(reconstruct_hdr(sb.burst, cfg).x[0], sb.gt, mask)
-    row["estimated, true camera motions"] = scores(
-        reconstruct_hdr(dyn.burst, cfg, motions_hr=dyn.motions).x[0], dyn.gt, mask)
+    est = reconstruct_hdr(dyn.burst, cfg, motions_hr=dyn.motions)
+    row["estimated, true camera motions"] = scores(est.x[0], dyn.gt, mask)
+    if est.flow is not None:  # the estimated displacements, judged by the truth
+        g, flow = oracle(dyn, flow_given=est.flow)
+        with given(g, flow):
+            x = reconstruct_hdr(dyn.burst, cfg, motions_hr=dyn.motions).x[0]
+    row["true camera motions, estimated displacements, true g for them"] = \
+        scores(x, dyn.gt, mask) if est.flow is not None else row["oracle, dynamic, no object motion"]
     m = mask & (cov_still > 0)
     ratio = float((cov_dyn[m] / cov_still[m]).mean())
     single = float((cov_dyn[m] <= 1.0 + 1e-6).float().mean())
