@@ -103,8 +103,9 @@ class HDRConfig:
     # start the camera alignment from this many hypotheses (phase-correlation peaks and
     # no motion) and keep the one that explains most of each frame: objects moving on
     # their own otherwise capture it (AlignConfig.candidates). Training protocol
-    # (six training photos, dynamic, 63 frames per scale): frames misaligned by more
-    # than 1 pixel, 1 -> 4: x2 26 -> 20, x1 26 -> 17; static scenes 1 -> 1, 0 -> 0
+    # (benchmarks/tune_hdr_alignment.py: six training photos, 63 frames per scale):
+    # frames misaligned by more than 1 pixel, 1 -> 4: dynamic x2 26 -> 20, x1 26 -> 17;
+    # static 1 -> 1, 0 -> 0
     align_candidates: int = 4
     confidence: bool = True
     dilate: int = 1
