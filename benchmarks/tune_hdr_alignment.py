@@ -59,8 +59,9 @@ def main() -> None:
                                                   *sb.gt.shape[-2:])[1:])
             for n in counts:
                 e = torch.cat(errs[n])
+                per = ", ".join(f"{b[0]} {int((v > 1).sum())}" for b, v in zip(bursts, errs[n]))
                 print(f"| x{scale} | {'dynamic' if moving else 'static'} | {n} | {len(e)} "
-                      f"| {int((e > 1).sum())} | {float(e.median()):.3f} "
+                      f"| {int((e > 1).sum())} ({per}) | {float(e.median()):.3f} "
                       f"| {np.mean(secs[n]):.2f} |", flush=True)
 
 
