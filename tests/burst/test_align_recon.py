@@ -110,6 +110,17 @@ def test_candidates_resist_objects_moving_on_their_own():
     assert good[4] >= good[1] + 4
 
 
+@pytest.mark.parametrize("n", [2, 3])
+def test_any_number_of_candidates(burst_x2, n):
+    """Every count of hypotheses runs (2 means one phase-correlation peak and no motion)
+    and finds the camera motion of a static burst."""
+    raw = burst_x2.burst.raw
+    al = align_burst(raw, AlignConfig(candidates=n))
+    epe = endpoint_error(al.matrices[1:], hr_to_raw(burst_x2.motions, 2)[1:], *raw.shape[-2:])
+    assert al.matrices.shape == (raw.shape[0], 3, 3)
+    assert float(epe.mean()) < 0.15
+
+
 @pytest.mark.parametrize("model", ["translation", "similarity", "affine", "homography"])
 def test_alignment_accuracy(burst_x2, model):
     raw = burst_x2.burst.raw

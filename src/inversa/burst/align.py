@@ -434,24 +434,22 @@ def _align(raw: torch.Tensor, config: AlignConfig, init: torch.Tensor | None,
     planes = pack(x)  # (K, 4, H/2, W/2)
     grey = planes.mean(1)  # 2x2 cell means: luminance at (2u + .5, 2v + .5)
     t, tinv, norm = normaliser(hh, ww, dt)
-    n = 1  # hypotheses per frame
     if init is not None:
         m0 = torch.as_tensor(init, dtype=dt).clone()
     else:
         m0 = torch.eye(3, dtype=dt).repeat(k, 1, 1)
-        if config.phase_init and k > 1:
-            n = max(config.candidates, 1)
-            shift = phase_correlation(grey[1:], grey[0], max(n - 1, 1)) * 2  # raw pixels
-            if n == 1:
-                m0[1:, 0, 2], m0[1:, 1, 2] = shift[:, 0], shift[:, 1]
     if k == 1:
         return Alignment(m0, torch.ones(1, dtype=torch.bool), torch.ones(1), torch.ones(1))
-    if n > 1:  # the phase-correlation peaks, then no motion: (K - 1) * n starts
-        m0 = torch.eye(3, dtype=dt).repeat(k - 1, n, 1, 1)
-        m0[:, :-1, 0, 2], m0[:, :-1, 1, 2] = shift[..., 0], shift[..., 1]
-        hn = tinv @ m0.reshape(-1, 3, 3) @ t
-    else:
-        hn = tinv @ m0[1:] @ t
+    starts = m0[1:, None]  # (K - 1, n, 3, 3): n hypotheses per frame
+    if init is None and config.phase_init:
+        # the phase-correlation peaks, then (when n > 1) no motion
+        n = max(config.candidates, 1)
+        shift = phase_correlation(grey[1:], grey[0], max(n - 1, 1)).reshape(k - 1, -1, 2)
+        starts = torch.eye(3, dtype=dt).repeat(k - 1, n, 1, 1)
+        p = shift.shape[1]  # shifts of the half-resolution proxy: twice in raw pixels
+        starts[:, :p, 0, 2], starts[:, :p, 1, 2] = 2 * shift[..., 0], 2 * shift[..., 1]
+    n = starts.shape[1]
+    hn = tinv @ starts.reshape(-1, 3, 3) @ t
     gens = _generators(config.model, dt, raw.device)
     stride = 2.0
     if config.proxy == "grey":
