@@ -49,6 +49,7 @@ from common import TEST_COLOR, markdown_table
 
 import inversa.burst.hdr as hdr
 from inversa.burst.hdr import HDRConfig, mu_law, reconstruct_hdr, saturation_masks
+from inversa.burst.sampling import sample_at
 from inversa.burst.scene import _disc
 
 
@@ -62,11 +63,16 @@ def _positions(m: torch.Tensor, h: int, w: int) -> tuple[torch.Tensor, torch.Ten
 
 
 def _at(img: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
-    """``img`` (h, w) at rounded positions, 0 outside."""
-    h, w = img.shape
-    ix, iy = px.round().long(), py.round().long()
-    ok = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
-    return torch.where(ok, img[iy.clamp(0, h - 1), ix.clamp(0, w - 1)], torch.zeros(()))
+    """``img`` (h, w) at the nearest pixel of each position, 0 outside."""
+    return sample_at(img.double()[None, None], px[None], py[None], mode="nearest")[0, 0]
+
+
+def _union(alphas: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    """Pixelwise maximum of object coverages (zeros like ``like`` when there are none)."""
+    out = torch.zeros_like(like)
+    for a in alphas:
+        out = torch.maximum(out, a)
+    return out
 
 
 def _grow(v: torch.Tensor, r: int) -> torch.Tensor:
@@ -86,53 +92,36 @@ def oracle(sb, move_objects: bool = True, margin: int = 0,
     hh, ww = sb.gt.shape[-2:]
     k = sb.motions.shape[0]
     objs = sb.objects
-    # what the reference shows: object j fully (eroded), anything of an object (grown)
-    ref_any = torch.zeros(hh, ww)
-    ref_full = []
-    for o in objs:
-        a = _disc(hh, ww, *o.centre(0), o.radius)
-        ref_any = torch.maximum(ref_any, a)
-        ref_full.append(a)
+    # what the reference shows: object j fully (eroded), anything of an object (grown);
     # a later object on top hides an earlier one
-    for j in range(len(objs)):
-        above = torch.zeros(hh, ww)
-        for a in ref_full[j + 1:]:
-            above = torch.maximum(above, a)
-        ref_full[j] = (-_grow(-(ref_full[j] >= 1).float(), margin) > 0) \
-            & ~(_grow(above, margin) > 0)
+    ref_alpha = [_disc(hh, ww, *o.centre(0), o.radius) for o in objs]
+    ref_any = _union(ref_alpha, torch.zeros(hh, ww))
+    ref_full = [(-_grow(-(a >= 1).float(), margin) > 0)
+                & ~(_grow(_union(ref_alpha[j + 1:], a), margin) > 0)
+                for j, a in enumerate(ref_alpha)]
     ref_bg = ~(_grow(ref_any, margin) > 0)
     good = torch.zeros(k, hh, ww, dtype=torch.bool)
     flow = torch.zeros(k, 2, hh, ww, dtype=torch.float64)
+    ys, xs = torch.meshgrid(torch.arange(hh, dtype=torch.float64),
+                            torch.arange(ww, dtype=torch.float64), indexing="ij")
     for i in range(k):
         px, py = _positions(sb.motions[i], hh, ww)
         alphas = [_disc(hh, ww, *o.centre(i), o.radius) for o in objs]
-        frame_any = torch.zeros(hh, ww)
-        for a in alphas:
-            frame_any = torch.maximum(frame_any, a)
-        ys, xs = torch.meshgrid(torch.arange(hh, dtype=torch.float64),
-                                torch.arange(ww, dtype=torch.float64), indexing="ij")
+        frame_any = _union(alphas, px.float())
+        # per object: where frame i shows it whole and on top, and the reference's point
+        parts = [((alphas[j] >= 1) & (_union(alphas[j + 1:], px.float()) == 0),
+                  xs - i * o.vx, ys - i * o.vy, ref_full[j]) for j, o in enumerate(objs)]
         if flow_given is not None:  # judge the given displacements
             sx, sy = px + flow_given[i, 0], py + flow_given[i, 1]
             ok = (frame_any == 0) & (_at(ref_bg.float(), sx, sy) > 0) \
                 & (flow_given[i].norm(dim=0) < tol)
-            for j, o in enumerate(objs):
-                above = torch.zeros(hh, ww)
-                for a in alphas[j + 1:]:
-                    above = torch.maximum(above, a)
-                rx, ry = xs - i * o.vx, ys - i * o.vy
-                ok |= (alphas[j] >= 1) & (above == 0) & (_at(ref_full[j].float(), sx, sy) > 0) \
+            for shows, rx, ry, full in parts:
+                ok |= shows & (_at(full.float(), sx, sy) > 0) \
                     & (((sx - rx) ** 2 + (sy - ry) ** 2).sqrt() < tol)
-            good[i] = ok
-            continue
-        ok = (frame_any == 0) & (_at(ref_bg.float(), px, py) > 0)
-        if move_objects:
-            for j, o in enumerate(objs):
-                above = torch.zeros(hh, ww)
-                for a in alphas[j + 1:]:
-                    above = torch.maximum(above, a)
-                shows = (alphas[j] >= 1) & (above == 0)
-                rx, ry = xs - i * o.vx, ys - i * o.vy  # the reference's point
-                sees = shows & (_at(ref_full[j].float(), rx, ry) > 0)
+        else:
+            ok = (frame_any == 0) & (_at(ref_bg.float(), px, py) > 0)
+            for shows, rx, ry, full in parts if move_objects else []:
+                sees = shows & (_at(full.float(), rx, ry) > 0)
                 ok |= sees
                 flow[i, 0] = torch.where(sees, rx - px, flow[i, 0])
                 flow[i, 1] = torch.where(sees, ry - py, flow[i, 1])
@@ -187,10 +176,8 @@ def rim_share(sb, x_dyn: torch.Tensor, x_still: torch.Tensor) -> tuple[float, fl
     within one pixel of the reference objects' anti-aliased rims; and the rims' share of
     the regions' area."""
     hh, ww = sb.gt.shape[-2:]
-    edge = torch.zeros(hh, ww)
-    for o in sb.objects:
-        a = _disc(hh, ww, *o.centre(0), o.radius)
-        edge = torch.maximum(edge, ((a > 0) & (a < 1)).float())
+    alphas = [_disc(hh, ww, *o.centre(0), o.radius) for o in sb.objects]
+    edge = _union([((a > 0) & (a < 1)).float() for a in alphas], torch.zeros(hh, ww))
     rim = _grow(edge, 1) > 0
     m = torch.zeros(hh, ww, dtype=torch.bool)
     m[B:-B, B:-B] = sb.moving[B:-B, B:-B]
