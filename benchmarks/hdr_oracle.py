@@ -49,17 +49,9 @@ from common import TEST_COLOR, markdown_table
 
 import inversa.burst.hdr as hdr
 from inversa.burst.hdr import HDRConfig, mu_law, reconstruct_hdr, saturation_masks
+from inversa.burst.local_motion import _positions
 from inversa.burst.sampling import sample_at
 from inversa.burst.scene import _disc
-
-
-def _positions(m: torch.Tensor, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``P q`` for every pixel q of an (h, w) grid: x, y (h, w) each."""
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64),
-                            torch.arange(w, dtype=torch.float64), indexing="ij")
-    q = torch.stack([xs.flatten(), ys.flatten(), torch.ones(h * w, dtype=torch.float64)])
-    p = m.double() @ q
-    return (p[0] / p[2]).reshape(h, w), (p[1] / p[2]).reshape(h, w)
 
 
 def _at(img: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:

@@ -88,7 +88,8 @@ def test_object_motion_improves_the_moving_regions():
 
 def test_displaced_samples_are_checked_one_by_one():
     """A wrong displacement on a textured region keeps the local mean but misplaces the
-    detail: the sample-by-sample test distrusts it, the mean test alone does not."""
+    detail: the sample-by-sample test distrusts it, the mean test alone does not (over
+    windows of 9 samples; smaller ones catch part of it by their means already)."""
     sb = _burst("astronaut", 0, 3)
     b = sb.burst
     rel = relative_exposures(b)
@@ -102,9 +103,10 @@ def test_displaced_samples_are_checked_one_by_one():
     flow[6, 0, 40:120, 40:120] = 3.0  # frame 6 (exposure 1): 3 pixels off
     region = torch.zeros(80, 80, dtype=torch.bool)
     region[24:56, 24:56] = True
-    strict = confidence(y_n, rel, m_hr, 2, b.cfa, LEVELS, usable, HDRConfig(), inside, flow)
-    loose = confidence(y_n, rel, m_hr, 2, b.cfa, LEVELS, usable, HDRConfig(g_chi=1e9),
-                       inside, flow)
+    strict = confidence(y_n, rel, m_hr, 2, b.cfa, LEVELS, usable, HDRConfig(g_window=9),
+                        inside, flow)
+    loose = confidence(y_n, rel, m_hr, 2, b.cfa, LEVELS, usable,
+                       HDRConfig(g_window=9, g_chi=1e9), inside, flow)
     assert float(strict[6][region].mean()) < 0.5 * float(loose[6][region].mean())
     assert float(strict[6][region].mean()) < 0.2
     # the untouched frames are unaffected

@@ -4,37 +4,43 @@ The burst model warps the reference scene into frame ``k`` by one global transfo
 ``P_k``. An object that moves independently breaks it: the confidence ``g``
 (:func:`inversa.burst.hdr.confidence`) then distrusts the frame there, which removes the
 ghost but also the frame's information about the object. This module gives such regions
-a motion of their own, so that frames that saw the object elsewhere still help. It is
-tile-based block matching in the manner of HDR+ (Hasinoff et al. 2016), run only where
-``g`` says the camera motion fails:
+a motion of their own, so that frames that saw the object elsewhere still help. Each
+object is taken to move rigidly between the frame and the reference: the frame's pixel
+``q`` shows the reference's point ``q + d`` for one translation ``d`` per object. It is
+run only where ``g`` says the camera motion fails:
 
-1. images: ``f_k`` the frame and ``r_k`` the reference brought to the frame's grid by
-   ``P_k``, both grey (Malvar demosaic, bicubic upsampling), divided by their exposures
-   and clipped where the longest exposure clips, so that they compare directly;
-2. tiles of ``tile`` high-resolution pixels (half overlapping) that touch a region
-   where ``g < threshold``: each gets the integer displacement ``t`` minimising the sum
-   of squared differences ``sum_tile (r_k(q + t) - f_k(q))^2``, searched exhaustively up
-   to ``max_shift`` of the image side on images reduced 4 times (block means), then
-   within 4 pixels at full resolution, with a parabola through the neighbouring costs
-   for the sub-pixel part;
-3. a tile's displacement counts only if it explains the tile as a whole ``gain`` times
-   better than no displacement; every pixel of the distrusted region whose residual is
-   above twice the typical residual of the frame (where the camera motion explains it)
-   then takes, among the displacements of the tiles around it, the one whose local
-   residual (mean over 5 x 5 pixels) is lowest, if it beats no displacement by the same
-   factor; elsewhere the displacement is zero. The result is the field ``u_k = A_k t``
-   (``A_k`` the linear part of ``P_k``): the warp samples the reference at ``P_k q + u_k(q)``
-   (:class:`~inversa.operators.warp.Warp`'s ``flow``).
+1. images: ``f_k`` the frame and ``r`` the reference, both grey (Malvar demosaic, bicubic
+   upsampling), divided by their exposures and clipped where the longest exposure clips,
+   so that they compare directly; ``r_k = r o P_k`` the reference brought to the frame;
+2. candidates: tiles of ``tile`` high-resolution pixels (half overlapping) that touch a
+   region where ``g < threshold`` each propose the integer translation minimising the sum
+   of squared differences ``sum_tile (r(q + d) - f_k(q))^2``, searched exhaustively up to
+   ``max_shift`` of the image side on images reduced 4 times (block means), then within
+   4 pixels at full resolution (parabola sub-pixel step). On noisy frames most tiles are
+   off by pixels, so a tile's answer is only a candidate;
+3. hypotheses: ``b(q) = mean_5x5 (r_k(q) - f_k(q))^2`` is what the camera motion leaves,
+   ``t`` twice its median where ``g`` trusts the frame (noise and interpolation). A pixel
+   is open when the region needs explaining there (``b > t``); a candidate ``d`` fits a
+   pixel when ``c_d(q) = mean_5x5 (r(q + d) - f_k(q))^2 < t`` and ``gain c_d < b``. The
+   candidate that fits the most open pixels wins (at least half a tile of them), is
+   refined by Gauss-Newton on ``sum (r(q + d) - f_k(q))^2`` over the pixels it fits
+   (thousands of pixels, so sub-pixel even on the shortest exposures), and takes every
+   open pixel where its refined cost is the lowest so far and beats the camera motion by
+   ``gain``; the pixels it fits are closed and the next candidate is chosen, up to
+   ``hypotheses`` per frame. Elsewhere the displacement is zero. The field handed to the
+   warp (:class:`~inversa.operators.warp.Warp`'s ``flow``, which samples the reference at
+   ``P_k q + u_k(q)``) is ``u_k(q) = q + d - P_k q``.
 
 Whatever no displacement explains (the background an object uncovers, rotation,
 deformation) is distrusted again when ``g`` is recomputed with the motion, which then
 also checks the displaced samples one by one (``HDRConfig.g_chi``): a displacement can
-match a window's mean while misplacing its detail (without that check, the HDR training
-bursts lost up to 3.5 dB where the camera alignment had failed). A dense
-optical flow (iterative Lucas-Kanade, ``skimage.registration.optical_flow_ilk``) was
-tried first and dropped: in flat or noisy regions it fits displacements that the
-windowed confidence test cannot tell from agreement, and it lost 0.6 to 4.8 dB in moving
-regions on training bursts.
+match a window's mean while misplacing its detail. Two earlier designs were dropped:
+a dense optical flow (iterative Lucas-Kanade, ``skimage.registration.optical_flow_ilk``)
+fits displacements in flat or noisy regions that the windowed confidence test cannot tell
+from agreement (it lost 0.6 to 4.8 dB in moving regions on training bursts); and each
+pixel choosing among its neighbouring tiles' own answers (HDR+ style) inherited their
+errors (``benchmarks/tune_hdr_object_motion.py`` measures both displacement fields
+against the truth).
 """
 
 from __future__ import annotations
@@ -56,13 +62,15 @@ class LocalMotionConfig:
     (high-resolution pixels, stride half of it); ``max_shift``: largest displacement
     searched, as a fraction of the image side; ``gain``: a pixel takes a displacement when
     its local residual is at least this many times lower than without; ``min_area``:
-    frames with fewer distrusted samples are left alone."""
+    frames with fewer distrusted samples are left alone; ``hypotheses``: most
+    translations per frame (module docstring, step 3)."""
 
     threshold: float = 0.5
     tile: int = 16
     max_shift: float = 0.5
     gain: float = 1.5
     min_area: int = 16
+    hypotheses: int = 4
     coarse: int = 4  # reduction of the coarse search
 
 
@@ -73,8 +81,10 @@ def _grey(frame: torch.Tensor, cfa: str, scale: int, top: float) -> torch.Tensor
 
 
 def _box(v: torch.Tensor, n: int = 5) -> torch.Tensor:
-    return F.avg_pool2d(v[None, None], n, stride=1, padding=n // 2,
-                        count_include_pad=False)[0, 0]
+    """Mean over ``n x n`` windows of the last two axes (shrinking at the borders)."""
+    h, w = v.shape[-2:]
+    return F.avg_pool2d(v.reshape(-1, 1, h, w), n, stride=1, padding=n // 2,
+                        count_include_pad=False).reshape(v.shape)
 
 
 def _grid(n: int) -> torch.Tensor:
@@ -163,46 +173,92 @@ def _match(ref: torch.Tensor, frame: torch.Tensor, seen: torch.Tensor,
     return t + _subpixel(cost, j, c)
 
 
-def _residual(ref: torch.Tensor, frame: torch.Tensor, t: torch.Tensor,
-              box: tuple[int, int, int, int]) -> torch.Tensor:
-    """Local residual ``mean_5x5 (ref(q + t) - frame(q))^2`` over the window ``box``
-    (y0, y1, x0, x1)."""
+def _positions(m: torch.Tensor, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``P q`` for every pixel ``q`` of an (h, w) grid, ``m`` (3, 3): x, y (h, w) each."""
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64),
+                            torch.arange(w, dtype=torch.float64), indexing="ij")
+    p = m.double() @ torch.stack([xs.flatten(), ys.flatten(), torch.ones(h * w,
+                                                                         dtype=torch.float64)])
+    return (p[0] / p[2]).reshape(h, w), (p[1] / p[2]).reshape(h, w)
+
+
+def _costs(ref: torch.Tensor, frame: torch.Tensor, d: torch.Tensor,
+           box: tuple[int, int, int, int], chunk: int = 32) -> torch.Tensor:
+    """Local residuals ``mean_5x5 (ref(q + d) - frame(q))^2`` over the window ``box``
+    (y0, y1, x0, x1) for every translation ``d`` (C, 2) (x, y): (C, y1 - y0, x1 - x0);
+    infinite where ``q + d`` leaves the reference."""
     y0, y1, x0, x1 = box
+    hr, wr = ref.shape
     ys, xs = torch.meshgrid(torch.arange(y0, y1, dtype=torch.float64),
                             torch.arange(x0, x1, dtype=torch.float64), indexing="ij")
-    r = sample_at(ref[None, None], (xs + t[0])[None], (ys + t[1])[None],
-                  padding="border")[0, 0]
-    return _box((r - frame[y0:y1, x0:x1]) ** 2)
+    f = frame[y0:y1, x0:x1]
+    out = []
+    for part in d.split(chunk):
+        px, py = xs + part[:, 0, None, None], ys + part[:, 1, None, None]
+        r = sample_at(ref[None, None].expand(len(part), 1, hr, wr), px, py,
+                      padding="border")[:, 0]
+        c = _box((r - f) ** 2)
+        ok = (px >= 0) & (px <= wr - 1) & (py >= 0) & (py <= hr - 1)
+        out.append(torch.where(ok, c, torch.full_like(c, float("inf"))))
+    return torch.cat(out)
 
 
-def _assign(rk: torch.Tensor, frame: torch.Tensor, seen: torch.Tensor, region: torch.Tensor,
-            corners: torch.Tensor, t: torch.Tensor, config: LocalMotionConfig) -> torch.Tensor:
-    """Per-pixel choice among the tiles' displacements ``t`` (T, 2): (2, H, W), zero
-    where none explains the frame better (module docstring, step 3)."""
+def _refine(ref: torch.Tensor, frame: torch.Tensor, d: torch.Tensor, support: torch.Tensor,
+            iters: int = 8) -> torch.Tensor:
+    """Gauss-Newton on ``sum_{q in support} (ref(q + d) - frame(q))^2`` from ``d`` (2,)."""
+    gy, gx = torch.gradient(ref)
+    ys, xs = support.nonzero(as_tuple=True)
+    ys, xs = ys.double(), xs.double()
+    f = frame[support]
+    stack = torch.stack([ref, gx, gy])[None]
+    for _ in range(iters):
+        v = sample_at(stack, (xs + d[0])[None], (ys + d[1])[None], padding="border")[0]
+        r, jx, jy = v[0] - f, v[1], v[2]
+        h = torch.stack([torch.stack([(jx * jx).sum(), (jx * jy).sum()]),
+                         torch.stack([(jx * jy).sum(), (jy * jy).sum()])])
+        if float(torch.linalg.det(h)) <= 1e-12 * float(h.diagonal().sum()) ** 2:
+            break
+        step = -torch.linalg.solve(h, torch.stack([(jx * r).sum(), (jy * r).sum()]))
+        d = d + step.clamp(-1, 1)
+        if float(step.abs().max()) < 1e-3:
+            break
+    return d
+
+
+def _hypotheses(ref: torch.Tensor, frame: torch.Tensor, base: torch.Tensor,
+                region: torch.Tensor, floor: float, cand: torch.Tensor,
+                config: LocalMotionConfig) -> torch.Tensor:
+    """Per-pixel translation (2, H, W) (x, y, frame grid -> reference grid; NaN where
+    none): the greedy choice among the candidates (module docstring, step 3)."""
     hh, ww = frame.shape
-    n = config.tile
-    best = _residual(rk, frame, torch.zeros(2, dtype=torch.float64), (0, hh, 0, ww))
-    base = best.clone()
-    # the residual where the camera motion explains the frame (noise, interpolation):
-    # a pixel below twice that has nothing to explain
-    agree = seen & ~region
-    floor = 2 * float(base[agree].median()) if int(agree.sum()) > 64 else 0.0
+    u = torch.full((2, hh, ww), float("nan"), dtype=torch.float64)
     open_ = region & (base > floor)
-    u = torch.zeros(2, hh, ww, dtype=torch.float64)
-    half = n // 2
-    for (cy, cx), tt in zip(corners.tolist(), t):
-        if not torch.isfinite(tt).all() or float(tt.abs().max()) < 0.25:
-            continue
-        y0, y1 = max(cy - half, 0), min(cy + n + half, hh)
-        x0, x1 = max(cx - half, 0), min(cx + n + half, ww)
-        cost = _residual(rk, frame, tt, (y0, y1, x0, x1))
-        b0 = base[y0:y1, x0:x1]
-        inner = (slice(cy - y0, cy - y0 + n), slice(cx - x0, cx - x0 + n))
-        if float(cost[inner].mean()) * config.gain > float(b0[inner].mean()):
-            continue  # the tile as a whole is not explained by its displacement
-        win = (cost < best[y0:y1, x0:x1]) & (cost * config.gain < b0) & open_[y0:y1, x0:x1]
-        best[y0:y1, x0:x1] = torch.where(win, cost, best[y0:y1, x0:x1])
-        u[:, y0:y1, x0:x1] = torch.where(win, tt.reshape(2, 1, 1), u[:, y0:y1, x0:x1])
+    yy, xx = open_.nonzero(as_tuple=True)
+    if len(yy) == 0 or len(cand) == 0:
+        return u
+    box = (max(int(yy.min()) - 2, 0), min(int(yy.max()) + 3, hh),
+           max(int(xx.min()) - 2, 0), min(int(xx.max()) + 3, ww))
+    y0, y1, x0, x1 = box
+    b = base[y0:y1, x0:x1]
+    rest = open_[y0:y1, x0:x1].clone()
+    cand = torch.unique(cand[torch.isfinite(cand).all(1)].round(), dim=0)
+    costs = _costs(ref, frame, cand, box)
+    fits = (costs < floor) & (costs * config.gain < b)
+    best = b.clone()
+    need = max(config.tile * config.tile // 2, config.min_area)
+    for _ in range(config.hypotheses):
+        count = (fits & rest).flatten(1).sum(1)
+        j = int(count.argmax())
+        if int(count[j]) < need:
+            break
+        sup = torch.zeros(hh, ww, dtype=torch.bool)
+        sup[y0:y1, x0:x1] = fits[j] & rest
+        d = _refine(ref, frame, cand[j], sup)
+        c = _costs(ref, frame, d[None], box)[0]
+        win = (c < best) & (c * config.gain < b) & open_[y0:y1, x0:x1]
+        best = torch.where(win, c, best)
+        u[:, y0:y1, x0:x1] = torch.where(win, d.reshape(2, 1, 1), u[:, y0:y1, x0:x1])
+        rest &= ~((c < floor) & (c * config.gain < b))
     return u
 
 
@@ -246,12 +302,20 @@ def object_flow(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, scale:
         corners = corners_all[pick]
         if len(corners) == 0:
             continue
-        u = _assign(rk, frame, seen, region, corners, _match(rk, frame, seen, corners, config),
-                    config)
-        moved = u.abs().sum(0) > 0
+        # what the camera motion leaves unexplained; the residual where it explains the
+        # frame (noise, interpolation) sets the level a displacement has to reach
+        base = _box((rk - frame) ** 2)
+        agree = seen & ~region
+        floor = 2 * float(base[agree].median()) if int(agree.sum()) > 64 else 0.0
+        cand = _match(ref, frame, torch.ones_like(seen), corners, config)
+        d = _hypotheses(ref, frame, base, region, floor, cand, config)
+        moved = torch.isfinite(d[0])
         if moved.any():
-            a = m_hr[i, :2, :2].double()
-            flow[i] = torch.einsum("ij,jhw->ihw", a, u) * moved
+            px, py = _positions(m_hr[i], hh, ww)
+            ys, xs = torch.meshgrid(torch.arange(hh, dtype=torch.float64),
+                                    torch.arange(ww, dtype=torch.float64), indexing="ij")
+            flow[i, 0] = torch.where(moved, xs + d[0] - px, 0.0)
+            flow[i, 1] = torch.where(moved, ys + d[1] - py, 0.0)
             found = True
     return flow if found else None
 
