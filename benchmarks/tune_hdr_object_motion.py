@@ -13,7 +13,8 @@ without object motion; mu-law PSNR over the image / in the moving regions, and s
 With moving objects it also judges the estimated displacement field against the truth
 (``hdr_oracle.oracle``): over the pixels where a frame shows an object whole and the
 reference shows the same point of it, the share whose displacement is within 0.5 and
-1.5 pixels of the true one (a pixel left without a displacement counts as wrong).
+1.5 pixels of the true one (a pixel left without a displacement counts as wrong), and
+the share left without one.
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ def main() -> None:
                 e = torch.cat(flow_err)
                 print(f"  object displacements within 0.5 / 1.5 px of the truth: "
                       f"{float((e < 0.5).float().mean()):.0%} / "
-                      f"{float((e < 1.5).float().mean()):.0%} of {len(e)} pixels")
+                      f"{float((e < 1.5).float().mean()):.0%} of {len(e)} pixels; "
+                      f"none: {float(torch.isinf(e).float().mean()):.0%}")
 
 
 if __name__ == "__main__":
