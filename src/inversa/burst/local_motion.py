@@ -24,7 +24,7 @@ run only where ``g`` says the camera motion fails:
    pixel when ``c_d(q) = mean_5x5 (r(q + d) - f_k(q))^2 < t`` and ``gain c_d < b``. The
    candidate that fits the most open pixels wins (at least half a tile of them), is
    refined by Gauss-Newton on ``sum (r(q + d) - f_k(q))^2`` over the pixels it fits
-   (thousands of pixels, so sub-pixel even on the shortest exposures), and takes every
+   (up to thousands of pixels where a tile has 256), and takes every
    open pixel where its refined cost is the lowest so far and beats the camera motion by
    ``gain``; the pixels it fits are closed and the next candidate is chosen, up to
    ``hypotheses`` per frame. Elsewhere the displacement is zero. The field handed to the
