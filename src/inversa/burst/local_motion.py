@@ -16,8 +16,8 @@ run only where ``g`` says the camera motion fails:
    region where ``g < threshold`` each propose the integer translation minimising the sum
    of squared differences ``sum_tile (r(q + d) - f_k(q))^2``, searched exhaustively up to
    ``max_shift`` of the image side on images reduced 4 times (block means), then within
-   4 pixels at full resolution (parabola sub-pixel step). On noisy frames most tiles are
-   off by pixels, so a tile's answer is only a candidate;
+   4 pixels at full resolution (parabola sub-pixel step). On noisy frames a tile's answer
+   is often off by pixels, so it is only a candidate;
 3. hypotheses: ``b(q) = mean_5x5 (r_k(q) - f_k(q))^2`` is what the camera motion leaves,
    ``t`` twice its median where ``g`` trusts the frame (noise and interpolation). A pixel
    is open when the region needs explaining there (``b > t``); a candidate ``d`` fits a
