@@ -49,9 +49,15 @@ from common import TEST_COLOR, markdown_table
 
 import inversa.burst.hdr as hdr
 from inversa.burst.hdr import HDRConfig, mu_law, reconstruct_hdr, saturation_masks
-from inversa.burst.local_motion import _positions
 from inversa.burst.sampling import sample_at
 from inversa.burst.scene import _disc
+from inversa.operators.warp import Warp
+
+
+def _positions(m: torch.Tensor, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``P q`` for every pixel q of an (h, w) grid: x, y (h, w) each."""
+    px, py = Warp(m.double()[None], (1, h, w)).positions()
+    return px.reshape(h, w), py.reshape(h, w)
 
 
 def _at(img: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:

@@ -173,15 +173,6 @@ def _match(ref: torch.Tensor, frame: torch.Tensor, seen: torch.Tensor,
     return t + _subpixel(cost, j, c)
 
 
-def _positions(m: torch.Tensor, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``P q`` for every pixel ``q`` of an (h, w) grid, ``m`` (3, 3): x, y (h, w) each."""
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64),
-                            torch.arange(w, dtype=torch.float64), indexing="ij")
-    p = m.double() @ torch.stack([xs.flatten(), ys.flatten(), torch.ones(h * w,
-                                                                         dtype=torch.float64)])
-    return (p[0] / p[2]).reshape(h, w), (p[1] / p[2]).reshape(h, w)
-
-
 def _costs(ref: torch.Tensor, frame: torch.Tensor, d: torch.Tensor,
            box: tuple[int, int, int, int], chunk: int = 32) -> torch.Tensor:
     """Local residuals ``mean_5x5 (ref(q + d) - frame(q))^2`` over the window ``box``
@@ -289,13 +280,16 @@ def object_flow(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, scale:
     ty = torch.arange(0, max(hh - n, 0) + 1, n // 2)
     tx = torch.arange(0, max(ww - n, 0) + 1, n // 2)
     corners_all = torch.stack(torch.meshgrid(ty, tx, indexing="ij"), -1).reshape(-1, 2)
+    ys, xs = torch.meshgrid(torch.arange(hh, dtype=torch.float64),
+                            torch.arange(ww, dtype=torch.float64), indexing="ij")
     for i in range(1, k):
         low = (g[i] < config.threshold) & inside[i]
         if int(low.sum()) < config.min_area:
             continue
         region = hr(F.max_pool2d(low.float()[None, None], 5, stride=1, padding=2)[0, 0])
         frame = _grey(y_n[i], cfa, s, top)
-        rk = Warp(m_hr[i:i + 1].double(), (1, hh, ww))(ref[None, None])[0, 0]
+        warp = Warp(m_hr[i:i + 1].double(), (1, hh, ww))
+        rk = warp(ref[None, None])[0, 0]
         seen = hr(inside[i])
         cover = F.avg_pool2d(region.double()[None, None], n, stride=n // 2)[0, 0]
         pick = cover[:len(ty), :len(tx)].flatten() > 0.1
@@ -311,9 +305,7 @@ def object_flow(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, scale:
         d = _hypotheses(ref, frame, base, region, floor, cand, config)
         moved = torch.isfinite(d[0])
         if moved.any():
-            px, py = _positions(m_hr[i], hh, ww)
-            ys, xs = torch.meshgrid(torch.arange(hh, dtype=torch.float64),
-                                    torch.arange(ww, dtype=torch.float64), indexing="ij")
+            px, py = (v.reshape(hh, ww) for v in warp.positions(ref.device))
             flow[i, 0] = torch.where(moved, xs + d[0] - px, 0.0)
             flow[i, 1] = torch.where(moved, ys + d[1] - py, 0.0)
             found = True

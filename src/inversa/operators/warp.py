@@ -82,8 +82,9 @@ class Warp(LinearOperator):
                                  "transforms")
         self.flow = flow
 
-    def _positions(self, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """Input coordinates ``T q + u(q)`` of every output pixel: (B, N) each."""
+    def positions(self, device=None, dtype=torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
+        """Input coordinates ``T q + u(q)`` of every output pixel (row-major): x, y, (B, N)
+        each."""
         oh, ow = self.out_shape[-2:]
         ys, xs = torch.meshgrid(torch.arange(oh, device=device, dtype=dtype),
                                 torch.arange(ow, device=device, dtype=dtype), indexing="ij")
@@ -137,7 +138,7 @@ class Warp(LinearOperator):
 
     def _compute_pattern(self, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
         h, w = self.in_shape[-2:]
-        px, py = self._positions(device, dtype)
+        px, py = self.positions(device, dtype)
         ix, wx = _taps(px, w, self.interpolation)
         iy, wy = _taps(py, h, self.interpolation)
         idx = (iy.unsqueeze(-1) * w + ix.unsqueeze(-2)).flatten(-2)  # (B, N, T)
@@ -169,7 +170,7 @@ class Warp(LinearOperator):
             h, w = self.in_shape[-2:]
             oh, ow = self.out_shape[-2:]
             with torch.no_grad():
-                px, py = self._positions(device, torch.float64)
+                px, py = self.positions(device, torch.float64)
             gx = 2 * px / (w - 1) - 1
             gy = 2 * py / (h - 1) - 1
             cache[key] = torch.stack([gx, gy], -1).reshape(-1, oh, ow, 2).to(dtype)
