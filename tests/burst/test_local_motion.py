@@ -16,7 +16,7 @@ from inversa.burst.hdr import (
     relative_exposures,
     saturation_masks,
 )
-from inversa.burst.local_motion import LocalMotionConfig, _match, object_flow
+from inversa.burst.local_motion import LocalMotionConfig, _hypotheses, _match, object_flow
 from inversa.burst.local_motion import _box as lm_box
 from inversa.burst.sampling import sample_at
 from inversa.burst.synth import SynthConfig, split_exposures, synthesize_burst
@@ -127,8 +127,6 @@ def test_one_translation_per_object_recovered_sub_pixel_in_noise():
     hypothesis, refined over the pixels it fits, lands within a tenth of a pixel of d
     (its whole-pixel candidate alone is 0.5 off), most of the disc gets it and the
     background none."""
-    from inversa.burst.local_motion import _hypotheses
-
     g = torch.Generator().manual_seed(1)
     n = 128
     tex = torch.nn.functional.avg_pool2d(torch.rand(1, 1, n + 4, n + 4, generator=g,
