@@ -115,7 +115,7 @@ class HDRConfig:
     # own motion (benchmarks/tune_hdr_object_motion.out.txt, map, moving regions x2 / x1)
     # the window went to 7: 9 -> 36.48 / 39.95, 7 -> 36.66 / 40.21, 5 -> 36.61 / 40.40;
     # static scenes unchanged in PSNR, but 5 distrusts 4 % of a static test burst's
-    # samples (7: 1.9 %, 9: 0.9 %; tests/burst/test_hdr.py allows 2 %)
+    # samples (7: 1.9 %, 9: 0.9 %; benchmarks/hdr_static_distrust.py; the test allows 2 %)
     g_window: int = 7
     g_threshold: float = 2.0
     g_width: float = 1.0
