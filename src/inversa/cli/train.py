@@ -72,6 +72,9 @@ def burst(
     max_minutes: float = typer.Option(0.0, help="Stop after this many minutes (0: no limit)"),
     folder: Path | None = typer.Option(None, help="Train on this image folder instead of the "
                                                   "bundled scikit-image photographs"),
+    images: str = typer.Option("color", help="Bundled sources: 'color' (the colour training "
+                                             "photographs) or 'wide' (plus a matplotlib "
+                                             "portrait and three tinted grey textures)"),
     threads: int = typer.Option(0, help="Torch CPU threads (0: default)"),
     init: str | None = typer.Option(None, help="Fine-tune these weights (a shipped name or a "
                                                ".pt path; their stages and CG steps are kept) "
@@ -98,7 +101,8 @@ def burst(
         train=TrainConfig(steps=steps, lr=lr, lr_min=lr / 100, seed=seed,
                           max_minutes=max_minutes, validate_every=100, ckpt_every=25,
                           log_every=10),
-        crop=crop, batch=batch, max_frames=max_frames, folder=folder, init=init)
+        crop=crop, batch=batch, max_frames=max_frames, folder=folder, init=init,
+        images=_image_set(images))
     card = train_burst(spec, command="inversa " + " ".join(map(shlex.quote, sys.argv[1:])))
     typer.echo(f"validation PSNR: {card['metrics']['val_psnr']:.2f} dB; "
                f"wrote {out.with_suffix('.pt')}")
@@ -157,3 +161,13 @@ def hdr(
     card = train_hdr(spec, command="inversa " + " ".join(map(shlex.quote, sys.argv[1:])))
     typer.echo(f"validation mu-law PSNR: {card['metrics']['val_mu_psnr_start']:.2f} -> "
                f"{card['metrics']['val_mu_psnr']:.2f} dB; wrote {out.with_suffix('.pt')}")
+
+
+def _image_set(name: str) -> tuple[str, ...]:
+    from inversa.data.images import TRAIN_COLOR, TRAIN_COLOR_WIDE
+    from inversa.errors import InputError
+
+    sets = {"color": TRAIN_COLOR, "wide": TRAIN_COLOR_WIDE}
+    if name not in sets:
+        raise InputError(f"--images must be one of {sorted(sets)}, got {name!r}", field="images")
+    return sets[name]

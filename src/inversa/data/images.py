@@ -27,12 +27,25 @@ _EXCLUDED = ("cat",)
 TRAIN_COLOR: tuple[str, ...] = ("hubble_deep_field", "immunohistochemistry", "retina",
                                 "motorcycle_left", "motorcycle_right", "colorwheel")
 VALIDATION: str = "rocket"
+# a wider training set for the burst models: TRAIN_COLOR (half of whose area is the mostly
+# dark retina and hubble_deep_field) plus a portrait that installs with matplotlib and three
+# grey natural textures given a smooth colour tint (see :func:`tinted`)
+TRAIN_COLOR_WIDE: tuple[str, ...] = (*TRAIN_COLOR, "grace_hopper", "tinted:grass",
+                                     "tinted:gravel", "tinted:brick")
 # fixed held-out list: tests and benchmarks only, never training
 HELD_OUT: tuple[str, ...] = TEST_COLOR + TEST_GRAY
 
 
 def _load_raw(name: str) -> np.ndarray:
     from skimage import data
+
+    if name == "grace_hopper":  # matplotlib's sample photograph (512 x 600, colour)
+        from matplotlib import cbook
+        from skimage import io
+
+        return io.imread(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    if name.startswith("tinted:"):
+        return tinted(name.split(":", 1)[1])
 
     if name.startswith("motorcycle"):
         import skimage
@@ -45,6 +58,29 @@ def _load_raw(name: str) -> np.ndarray:
         return np.concatenate([np.concatenate(list(faces[r * 20:(r + 1) * 20]), axis=1)
                                for r in range(10)], axis=0)
     return getattr(data, name)()
+
+
+def tinted(name: str) -> np.ndarray:
+    """A grey bundled image coloured by a smooth tint, ``(H, W, 3)`` float32 in [0, 1].
+
+    ``rgb(p) = grey(p) * ((1 - r(p)) c1 + r(p) c2)``: ``r`` a linear ramp from 0 to 1 along a
+    random direction, ``c1``, ``c2`` random colours with channels in [0.3, 1] (largest 1).
+    The draw is seeded by the name, so the image is the same on every call.
+    """
+    import zlib
+
+    grey = _load_raw(name).astype(np.float32)
+    grey = grey / (255.0 if grey.max() > 1 else 1.0)
+    if grey.ndim == 3:
+        grey = grey[..., :3].mean(-1)
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    c = rng.uniform(0.3, 1.0, (2, 3)).astype(np.float32)
+    c /= c.max(axis=1, keepdims=True)
+    a = rng.uniform(0, 2 * np.pi)
+    yy, xx = np.mgrid[:grey.shape[0], :grey.shape[1]].astype(np.float32)
+    r = np.cos(a) * xx + np.sin(a) * yy
+    r = (r - r.min()) / max(float(r.max() - r.min()), 1.0)
+    return grey[..., None] * ((1 - r)[..., None] * c[0] + r[..., None] * c[1])
 
 
 def bundled(name: str, gray: bool = False) -> torch.Tensor:

@@ -3,7 +3,8 @@
 Data: synthetic raw bursts generated on the fly (:class:`inversa.burst.SyntheticBurstDataset`,
 the DBSR protocol: unprocessed photographs, random handheld motion, Bayer mosaic, Brooks
 et al. shot + read noise, 12-bit quantisation) from the colour training photographs
-:data:`inversa.data.images.TRAIN_COLOR` (never the test images) or a user folder. Every
+:data:`inversa.data.images.TRAIN_COLOR` (or the wider
+:data:`~inversa.data.images.TRAIN_COLOR_WIDE`; never the test images) or a user folder. Every
 sample draws its scale (from ``scales``) and its number of frames (``1..max_frames``,
 K = 1 included); the motions come from the aligner run on the burst (as at inference),
 the noise levels are the true ones times a log-normal error (the blind estimator's,
@@ -43,6 +44,7 @@ class BurstTrainSpec:
     max_frames: int = 14
     noise_jitter: float = 0.15  # log-normal error on the noise levels given to the model
     folder: Path | None = None
+    images: tuple[str, ...] = TRAIN_COLOR  # bundled sources when no folder is given
     init: str | None = None  # weights to fine-tune (name or .pt; None: a fresh model whose
     #                          prior starts from the shipped denoiser)
 
@@ -66,7 +68,7 @@ def l1_loss(x: torch.Tensor, gt: torch.Tensor, border: int = 8) -> torch.Tensor:
 def train_burst(spec: BurstTrainSpec, command: str = "") -> dict:
     """Train, write ``out.pt`` (float16 weights) and the model card ``out.json``."""
     torch.manual_seed(spec.train.seed)
-    images = str(spec.folder) if spec.folder else list(TRAIN_COLOR)
+    images = str(spec.folder) if spec.folder else list(spec.images)
     base = SyntheticBurstDataset(images, crop=spec.crop, length=10**9, seed=spec.train.seed,
                                  config=SynthConfig(scale=spec.net.scales[0],
                                                     frames=spec.max_frames))
@@ -117,8 +119,9 @@ def train_burst(spec: BurstTrainSpec, command: str = "") -> dict:
                          **({"init": spec.init} if spec.init
                             else {"prior_init": "denoiser_unet (shipped)"})},
         "data": {"images": "user folder " + str(spec.folder) if spec.folder
-                 else list(TRAIN_COLOR),
-                 "source": "scikit-image bundled colour photographs (test images excluded), "
+                 else list(spec.images),
+                 "source": "photographs bundled with scikit-image and matplotlib, grey "
+                           "ones tinted (inversa.data.images; test images excluded), "
                            "synthetic bursts (DBSR protocol, inversa.burst.synth)",
                  "crop": spec.crop, "batch": spec.batch, "frames": sorted(set(choices)),
                  "noise": "Brooks et al. sampler; levels given to the model with a "
