@@ -167,3 +167,26 @@ def test_injected_source_changes_flux_linearly(empty_sim):
     cube = inject(s.cube, s.angles, s.psf, [Companion(18, 45, 3e-5)])
     f, _, _, _ = unbiased_flux(cube, s.angles, s.psf, x, y)
     assert abs(f - float(base[0]) - 3e-5) < 1.5e-5
+
+
+def test_unbiased_flux_error_bar_covers_the_re_estimation_loss(empty_sim):
+    # close to the star the re-estimated statistics absorb much of a residual source, so
+    # the unbiased flux scatters by err / kappa, more than the estimator's own 1 / sqrt(a)
+    # (errors in the units of the S/N calibrated on the angle-reversed cube, as detect does)
+    s = empty_sim
+    scale = paco_map(s.cube, s.angles, s.psf).scale
+    z, ratio = [], []
+    for k in range(8):
+        c = Companion(10.0, 45.0 * k, 6e-5)
+        x, y = c.xy((64, 64))
+        cube = inject(s.cube, s.angles, s.psf, [c])
+        f, err, _, it = unbiased_flux(cube, s.angles, s.psf, x, y)
+        err *= float(scale[round(y), round(x)])
+        raw = paco_at(cube, s.angles, s.psf, torch.tensor([x]), torch.tensor([y]),
+                      PacoConfig())[1]
+        z.append((f - c.flux) / err)
+        ratio.append(err / float(raw[0] * scale[round(y), round(x)]))
+        assert 1 <= it <= 20
+    z = torch.tensor(z)
+    assert min(ratio) > 1.2  # the plain 1 / sqrt(a) would claim too small an error
+    assert float(z.abs().max()) < 3 and 0.4 < float(z.std()) < 1.6, z

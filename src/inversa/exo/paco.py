@@ -373,27 +373,61 @@ def annulus_scale(snr: torch.Tensor, fwhm: float) -> torch.Tensor:
     return annulus_stats(snr, fwhm)[1]
 
 
-def unbiased_flux(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor, x: float,
-                  y: float, config: PacoConfig = PacoConfig(), tol: float = 1e-3
-                  ) -> tuple[float, float, float, int]:
-    """Flux, error, S/N of a detected source, with the statistics re-estimated on the
-    data minus the current source model until the flux changes by less than ``tol``
-    (relative): the source no longer biases its own background (Sect. 3.3 of the paper).
-    Returns ``(flux, flux_err, snr, iterations)``."""
+@dataclass(frozen=True)
+class UnbiasedFlux:
+    flux: float
+    flux_err: float    # err / kappa (not calibrated: times PacoMaps.scale in detect)
+    kappa: float       # the share of a residual source the re-estimated statistics keep
+    iterations: int
+
+
+def unbiased_estimate(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor, x: float,
+                      y: float, config: PacoConfig = PacoConfig(), tol: float = 1e-3
+                      ) -> UnbiasedFlux:
+    """Flux and error of a detected source, with the statistics re-estimated on the
+    data minus the current source model (Sect. 3.3 of the paper): the source no longer
+    biases its own background.
+
+    Let ``r(f)`` be the flux estimated on the data minus a source of flux ``f``. A
+    residual source is partly absorbed by the mean and covariance re-estimated with it
+    inside, so ``r(f) = kappa (f_true - f) + e`` with ``0 < kappa <= 1`` (small near the
+    star, where the trajectory is short) and ``e`` the estimator's noise, of standard
+    deviation ``err = 1 / sqrt(a)``. The unbiased flux is the root of ``r``:
+    ``f = f_true + e / kappa``, so its error bar is ``err / kappa``, not ``err``.
+    The root is found by secant steps (``r`` is curved: a large residual is absorbed
+    more than a small one), and ``kappa`` is the slope of ``r`` at the root, measured over
+    one standard deviation ``err``."""
     xs, ys = torch.tensor([x], dtype=torch.float64), torch.tensor([y], dtype=torch.float64)
-    flux, err, _ = (float(v[0]) for v in paco_at(cube, angles, psf, xs, ys, config))
     from inversa.exo.geometry import to_polar
 
     sep, pa = to_polar(x, y, tuple(cube.shape[-2:]))
-    it = 0
+
+    def residual(f: float) -> tuple[float, float]:
+        clean = inject(cube, angles, psf, [Companion(float(sep), float(pa), -f)]) if f else cube
+        est, e, _ = (float(v[0]) for v in paco_at(clean, angles, psf, xs, ys, config))
+        return est, e
+
+    f0, r0 = 0.0, residual(0.0)[0]
+    flux, it = r0, 0
+    if not math.isfinite(flux):
+        return UnbiasedFlux(flux, math.nan, math.nan, it)
+    r, err = residual(flux)
     for it in range(1, config.unbiased_iterations + 1):  # noqa: B007
-        if not math.isfinite(flux):
-            break
-        clean = inject(cube, angles, psf, [Companion(float(sep), float(pa), -flux)])
-        new, err, _ = (float(v[0]) for v in paco_at(clean, angles, psf, xs, ys, config))
-        new = flux + new  # the residual flux estimate adds to the removed source
+        kappa = min(max((r0 - r) / (flux - f0), 0.05), 1.0) if flux != f0 else 1.0
+        new = flux + r / kappa
         done = abs(new - flux) <= tol * max(abs(new), 1e-30)
-        flux = new
+        f0, r0, flux = flux, r, new
+        r, err = residual(flux)
         if done:
             break
+    kappa = min(max((r - residual(flux + err)[0]) / err, 0.05), 1.0) if err > 0 else 1.0
+    return UnbiasedFlux(flux, err / kappa, kappa, it)
+
+
+def unbiased_flux(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor, x: float,
+                  y: float, config: PacoConfig = PacoConfig(), tol: float = 1e-3
+                  ) -> tuple[float, float, float, int]:
+    """:func:`unbiased_estimate` as ``(flux, flux_err, snr, iterations)``."""
+    u = unbiased_estimate(cube, angles, psf, x, y, config, tol)
+    flux, err, it = u.flux, u.flux_err, u.iterations
     return flux, err, flux / err if err > 0 else math.nan, it
