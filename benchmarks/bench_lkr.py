@@ -9,7 +9,8 @@ reference frame. PSNR and SSIM in linear camera RGB against the ground truth, 16
 border excluded; wall time per burst with 2 torch threads (alignment included).
 
 Parts (``--parts``, default all):
-  A  x4 table: anchor, merge, map (TV), map (PnP), learned; inference time
+  A  x4 table: anchor, merge, map (TV), map (PnP), learned (and with the transposed-burst
+     ensemble, ReconConfig.transpose_ensemble); inference time
   B  x2 table (same methods)
   C  PSNR against the number of frames (1, 2, 4, 8, 14, 30), medium noise; figure
   D  robustness: noise 2x beyond the training range; one frame replaced by an unrelated
@@ -54,6 +55,7 @@ METHODS = {
     "map, TV": dict(method="map", prior="tv"),
     "map, PnP": dict(method="map", prior="pnp"),
     "learned": dict(method="learned"),
+    "learned + transposed": dict(method="learned", transpose_ensemble=True),
 }
 MEDIUM = 3e-3
 
@@ -126,9 +128,10 @@ def table(per_image: int, scale: int, seed0: int):
           f"threads {torch.get_num_threads()}")
     print(markdown_table(["method", "PSNR (dB)", "SSIM", "vs anchor", "seconds / burst"],
                          rows))
-    lm = np.array([v[0] for v in res["learned"]]) - np.array([v[0] for v in res["map, PnP"]])
-    print(f"learned - map PnP: mean {lm.mean():+.2f} dB, min {lm.min():+.2f}, "
-          f"max {lm.max():+.2f}")
+    for label in ("learned", "learned + transposed"):
+        lm = np.array([v[0] for v in res[label]]) - np.array([v[0] for v in res["map, PnP"]])
+        print(f"{label} - map PnP: mean {lm.mean():+.2f} dB, min {lm.min():+.2f}, "
+              f"max {lm.max():+.2f}")
     return example
 
 

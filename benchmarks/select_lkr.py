@@ -6,8 +6,9 @@ noise, blind), reconstructed with ``map`` (PnP) and with each set of weights giv
 in linear camera RGB, 16-pixel border excluded. The held-out table (bench_lkr.py) is run
 only for the weights chosen here.
 
-Run: python benchmarks/select_lkr.py WEIGHTS [WEIGHTS ...] [--per-scale 4]
-     (WEIGHTS: a shipped name such as burst_lkr, or a .pt path)
+Run: python benchmarks/select_lkr.py WEIGHTS [WEIGHTS ...] [--per-scale 4] [--ensemble]
+     (WEIGHTS: a shipped name such as burst_lkr, or a .pt path; --ensemble: also each
+     weights with the transposed-burst ensemble, ReconConfig.transpose_ensemble)
 """
 
 from __future__ import annotations
@@ -27,11 +28,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("weights", nargs="+")
     ap.add_argument("--per-scale", type=int, default=4)
+    ap.add_argument("--ensemble", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(2)
     src = bundled(VALIDATION)
     methods = {"map, PnP": dict(method="map", prior="pnp")}
     methods.update({w: dict(method="learned", model=w) for w in args.weights})
+    if args.ensemble:
+        methods.update({f"{w} + transposed": dict(method="learned", model=w,
+                                                  transpose_ensemble=True)
+                        for w in args.weights})
     for scale in (4, 2):
         res: dict = {m: [] for m in methods}
         for b in range(args.per_scale):

@@ -77,6 +77,7 @@ class ReconConfig:
     max_frames: int | None = None  # use the first N frames
     tile: int = 0  # raw pixels per tile side (0: automatic, about 512 output pixels)
     model: str = "burst_lkr"  # learned: shipped weights by name, or a .pt path
+    transpose_ensemble: bool = False  # learned: also solve the transposed burst, average
 
     def __post_init__(self) -> None:
         if self.scale not in (1, 2, 3, 4):
@@ -232,6 +233,21 @@ def reconstruct(burst: Burst, config: ReconConfig = ReconConfig(),
     return ReconResult(x, alignment, lv, used, msgs)
 
 
+def _transposed(net, raw: torch.Tensor, cfa: str, m_hr: torch.Tensor, s: int,
+                lv: NoiseLevels, valid: torch.Tensor | None) -> torch.Tensor:
+    """The learned reconstruction of the transposed burst, transposed back.
+
+    Transposing swaps the axes: a frame -> reference motion ``M`` (acting on ``(x, y, 1)``)
+    becomes ``P M P`` with ``P`` the swap of ``x`` and ``y``; an RGGB or BGGR mosaic stays
+    the same pattern. Averaged with the direct result, it removes part of the network's
+    orientation-dependent error (a test-time ensemble of two solutions of the same
+    problem)."""
+    p = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=m_hr.dtype)
+    vt = None if valid is None else valid.transpose(-1, -2)
+    xt = net(raw.transpose(-1, -2).contiguous(), cfa, p @ m_hr @ p, s, lv, vt)
+    return xt.transpose(-1, -2)
+
+
 def _region(raw: torch.Tensor, cfa: str, m_hr: torch.Tensor, valid: torch.Tensor | None,
             lv: NoiseLevels, config: ReconConfig, method: str) -> torch.Tensor:
     """Reconstruct one region: frames (K, h, w) whose motions map onto it."""
@@ -239,8 +255,12 @@ def _region(raw: torch.Tensor, cfa: str, m_hr: torch.Tensor, valid: torch.Tensor
     if method == "single":
         return single(raw[0], cfa, s, lv, config)
     if method == "learned":
+        net = lkr_model(config.model)
         with torch.no_grad():
-            return lkr_model(config.model)(raw, cfa, m_hr, s, lv, valid).clamp(min=0)
+            x = net(raw, cfa, m_hr, s, lv, valid)
+            if config.transpose_ensemble and cfa in ("RGGB", "BGGR"):
+                x = 0.5 * (x + _transposed(net, raw, cfa, m_hr, s, lv, valid))
+            return x.clamp(min=0)
     x = merge(raw, cfa, m_hr, s, lv, sample_weights=valid)
     if method == "merge":
         return x.clamp(min=0)
