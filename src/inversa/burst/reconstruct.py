@@ -77,7 +77,7 @@ class ReconConfig:
     max_frames: int | None = None  # use the first N frames
     tile: int = 0  # raw pixels per tile side (0: automatic, about 512 output pixels)
     model: str = "burst_lkr"  # learned: shipped weights by name, or a .pt path
-    transpose_ensemble: bool = False  # learned: also solve the transposed burst, average
+    transpose_ensemble: bool = False  # learned, RGGB/BGGR: also solve the transposed burst
 
     def __post_init__(self) -> None:
         if self.scale not in (1, 2, 3, 4):

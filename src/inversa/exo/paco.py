@@ -375,6 +375,8 @@ def annulus_scale(snr: torch.Tensor, fwhm: float) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class UnbiasedFlux:
+    """The result of :func:`unbiased_estimate`."""
+
     flux: float
     flux_err: float    # err / kappa (not calibrated: times PacoMaps.scale in detect)
     kappa: float       # the share of a residual source the re-estimated statistics keep

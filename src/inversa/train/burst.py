@@ -120,9 +120,9 @@ def train_burst(spec: BurstTrainSpec, command: str = "") -> dict:
                             else {"prior_init": "denoiser_unet (shipped)"})},
         "data": {"images": "user folder " + str(spec.folder) if spec.folder
                  else list(spec.images),
-                 "source": "photographs bundled with scikit-image and matplotlib, grey "
-                           "ones tinted (inversa.data.images; test images excluded), "
-                           "synthetic bursts (DBSR protocol, inversa.burst.synth)",
+                 "source": "bundled photographs (inversa.data.images: scikit-image, "
+                           "matplotlib's grace_hopper, 'tinted:' grey textures; test images "
+                           "excluded), synthetic bursts (DBSR protocol, inversa.burst.synth)",
                  "crop": spec.crop, "batch": spec.batch, "frames": sorted(set(choices)),
                  "noise": "Brooks et al. sampler; levels given to the model with a "
                           f"log-normal error of {spec.noise_jitter}",
