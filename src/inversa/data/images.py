@@ -69,10 +69,7 @@ def tinted(name: str) -> np.ndarray:
     """
     import zlib
 
-    grey = _load_raw(name).astype(np.float32)
-    grey = grey / (255.0 if grey.max() > 1 else 1.0)
-    if grey.ndim == 3:
-        grey = grey[..., :3].mean(-1)
+    grey = bundled(name, gray=True)[0, 0].numpy()
     rng = np.random.default_rng(zlib.crc32(name.encode()))
     c = rng.uniform(0.3, 1.0, (2, 3)).astype(np.float32)
     c /= c.max(axis=1, keepdims=True)
