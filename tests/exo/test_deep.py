@@ -141,10 +141,14 @@ def test_calibrated_snr_of_a_source_free_cube(empty_sim):
 
 @pytest.mark.skipif(not __import__("inversa.exo.deep.model", fromlist=["x"]).has_detector(),
                     reason="no shipped deep-detector weights")
-def test_shipped_model_beats_paco_on_a_small_case():
-    """The shipped generic model, calibrated on the cube's own null copies, finds more of
-    four faint companions at S/N >= 5 than PACO at 5 sigma, without a false alarm (a cube
-    never used in training: simulation seed 33, companions seed 83)."""
+def test_shipped_model_at_zero_false_alarms_on_a_small_case():
+    """The shipped generic model on a cube never used in training (simulation seed 33,
+    companions seed 83), each method's threshold just above its brightest off-source
+    peak (no false alarm): the deep model finds two of four faint companions, PACO three.
+    It does not beat PACO (issue 7 says so too); this test keeps it from falling further
+    behind. Compared at equal false alarms, not at S/N 5: before the shipped null tail
+    (inversa.exo.null_tail) its S/N of 7-10 on two companions looked like a win over
+    PACO's, but companion-free cubes reach such values too."""
     from inversa.exo.candidates import local_maxima
     from inversa.exo.deep.detect import DeepConfig, deep_maps
     from inversa.exo.simulate import SimConfig, random_companions, simulate
@@ -155,14 +159,12 @@ def test_shipped_model_beats_paco_on_a_small_case():
     paco = paco_map(sim.cube, sim.angles, sim.psf).snr
     deep = deep_maps(sim.cube, sim.angles, sim.psf, DeepConfig(model="exo_deep")).snr
 
-    def hits(snr):
-        peaks = local_maxima(snr, 5.0, sim.fwhm)
-        tp = sum(any(math.hypot(x - tx, y - ty) <= sim.fwhm for y, x in peaks)
-                 for tx, ty in truths)
-        fa = sum(all(math.hypot(x - tx, y - ty) > 2 * sim.fwhm for tx, ty in truths)
-                 for y, x in peaks)
-        return tp, fa
+    def found_before_a_false_alarm(snr):
+        peaks = local_maxima(torch.nan_to_num(snr, nan=-1e9), -1e8, sim.fwhm)
+        off = max(float(snr[y, x]) for y, x in peaks
+                  if all(math.hypot(x - tx, y - ty) > 2 * sim.fwhm for tx, ty in truths))
+        return sum(any(math.hypot(x - tx, y - ty) <= sim.fwhm and float(snr[y, x]) > off
+                       for y, x in peaks) for tx, ty in truths)
 
-    (tp_p, fa_p), (tp_d, fa_d) = hits(paco), hits(deep)
-    assert fa_d == 0 and fa_p == 0
-    assert tp_d > tp_p, (tp_d, tp_p)
+    tp_p, tp_d = found_before_a_false_alarm(paco), found_before_a_false_alarm(deep)
+    assert tp_d >= 2 and tp_d >= tp_p - 1, (tp_d, tp_p)

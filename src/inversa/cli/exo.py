@@ -410,3 +410,56 @@ def train_cmd(
                          progress=bar)
     typer.echo(f"trained {card['training']['steps_done']} steps on {card['data']['samples']} "
                f"samples; wrote {out} and {out.with_suffix('.json')}")
+
+
+@app.command("null-tail")
+@handle_errors
+def null_tail_cmd(
+    out: Path = typer.Option(Path("exo_null_tail.json"), "-o", "--out",
+                             help="The fitted maps (.json)"),
+    cubes: int = typer.Option(40, help="Companion-free simulated cubes"),
+    seed0: int = typer.Option(3000, help="Seed of the first cube"),
+    model: str = typer.Option("exo_deep", help="Deep model to fit too ('' for PACO only)"),
+    samples: Path | None = typer.Option(None, help="Fit these saved null S/N values (.npz "
+                                                   "with keys 'paco' and the model's "
+                                                   "name) instead of simulating"),
+    exceedances: int = typer.Option(300, help="Pixels above the Pareto threshold"),
+) -> None:
+    """Measure the calibrated S/N's far tail on companion-free simulated cubes (true
+    angles) and fit the map to a Gaussian-equivalent that PACO and the deep detector
+    apply (inversa.exo.null_tail).
+
+    Example: inversa exo null-tail -o src/inversa/weights/exo_null_tail.json --cubes 40
+    """
+    import shlex
+    import sys
+
+    import numpy as np
+
+    from inversa.exo.null_tail import SIMULATION, collect_null_snr, fit_tail, save_tails
+
+    if out.suffix != ".json":
+        raise InputError("expected a .json file name", field="--out")
+    if samples is not None:
+        if not samples.exists():
+            raise InputError("no such file", source=str(samples))
+        with np.load(samples) as z:
+            values = {k: z[k] for k in z.files}
+    else:
+        if cubes < 1:
+            raise InputError("must be >= 1", field="--cubes")
+        with progress_bar("simulating and detecting") as bar:
+            values = collect_null_snr(cubes, seed0, model or None, progress=bar)
+    command = "inversa " + " ".join(map(shlex.quote, sys.argv[1:]))
+    tails = {}
+    for key, v in values.items():
+        meta = {"data": SIMULATION, "cubes": cubes, "seeds": f"{seed0}..{seed0 + cubes - 1}",
+                "pixels": int(np.isfinite(v).sum()), "command": command,
+                "input": "calibrated S/N with null_tail off, pixels beyond 2 FWHM"}
+        tails[key] = fit_tail(v, exceedances, meta=meta)
+        t = tails[key]
+        typer.echo(f"{key}: {meta['pixels']} pixels, u = {t.knots[-1]:.2f} "
+                   f"(Gaussian-equivalent {t.values[-1]:.2f}), xi = {t.xi:.3f}, "
+                   f"sigma = {t.sigma:.3f}")
+    save_tails(tails, out)
+    typer.echo(f"wrote {out}")

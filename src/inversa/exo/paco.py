@@ -61,6 +61,7 @@ class PacoConfig:
     unbiased_iterations: int = 20   # max iterations of the source-free re-estimation
     jitter: float = 1e-6            # relative ridge added to C before inversion
     calibrate: bool = True          # rescale S/N (and flux_err) to unit robust std per annulus
+    null_tail: bool = True          # then map the S/N's far tail to Gaussian (exo.null_tail)
 
 
 @dataclass
@@ -340,6 +341,12 @@ def paco_map(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor,
                                  progress, config, done=len(order), total=total)
         scale = annulus_scale(b_r / var_r.sqrt(), f)
         snr, err = snr / scale, err * scale
+        if config.null_tail:
+            from inversa.exo.null_tail import load_tail
+
+            tail = load_tail("paco")
+            if tail is not None:
+                snr = tail(snr)
     return PacoMaps(snr=snr, flux=b / a, flux_err=err, fwhm=f, radius=radius, inner=inner,
                     scale=scale)
 

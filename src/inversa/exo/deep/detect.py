@@ -27,6 +27,7 @@ from inversa.exo.deep.calibration import ScoreCalibrator, null_angles
 from inversa.exo.deep.features import FrameTerms, features, frame_terms
 from inversa.exo.deep.model import DEFAULT_MODEL, DeepDetector, has_detector, load_detector
 from inversa.exo.deep.training import DeepTrainSpec, build_samples, cached_samples, train_detector
+from inversa.exo.null_tail import load_tail
 from inversa.exo.paco import PacoConfig, _channels, _geometry, annulus_stats
 
 MIN_FRAMES = 8
@@ -44,6 +45,8 @@ class DeepConfig:
     seed: int = 0
     workdir: str | None = None   # keeps samples and checkpoint: an interrupted run resumes
     paco: PacoConfig = field(default_factory=lambda: PacoConfig(calibrate=False))
+    null_tail: bool = True       # map the S/N-equivalent's far tail (exo.null_tail), when
+                                 # one is shipped for ``model``
 
 
 @dataclass
@@ -138,7 +141,13 @@ class FittedDetector:
         logit = _logits(self.model, x)
         logit = torch.where(valid, logit, torch.full_like(logit, math.nan))
         snr = self.calibrator.snr(logit)
-        pfa = self.calibrator.pfa(torch.nan_to_num(logit, nan=-math.inf)).to(torch.float32)
+        tail = load_tail(self.config.model) if self.config.null_tail and self.config.model \
+            else None
+        if tail is not None:
+            snr = tail(snr)
+            pfa = tail.pfa(torch.nan_to_num(self.calibrator.snr(logit), nan=-math.inf))
+        else:
+            pfa = self.calibrator.pfa(torch.nan_to_num(logit, nan=-math.inf)).to(torch.float32)
         pfa = torch.where(valid, pfa, torch.full_like(pfa, math.nan))
         flux, err = real.flux()
         seconds = {**self.seconds, "apply": time.perf_counter() - t0}

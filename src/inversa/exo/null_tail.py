@@ -1,0 +1,142 @@
+"""The S/N's far tail, measured once on companion-free simulated cubes and shipped.
+
+Both detectors calibrate their S/N on the observation itself: PACO divides by the robust
+spread of the S/N computed with the angles reversed (:func:`inversa.exo.paco.paco_map`),
+the deep detector maps scores through their distribution on reversed and shuffled
+copies (:mod:`inversa.exo.deep.calibration`). Those copies hold about 1e4 pixels each,
+which fixes the body of the distribution but not its far tail, and on companion-free
+cubes with the *true* angles the calibrated S/N turns out heavier-tailed than a Gaussian
+(``benchmarks/exo_null_calibration.out.txt``): a threshold of 5 would not mean 5 sigma.
+
+The correction is a fixed monotone map ``y = g(s)`` of the calibrated S/N ``s`` to a
+Gaussian-equivalent ``y``, fitted on ``N`` pooled pixels of many companion-free cubes:
+
+    g(s) = Phi^-1(1 - F(s)),    F(s) = #{s_i >= s} / N               for x0 <= s <= u
+    F(s) = F(u) (1 + xi (s - u) / sigma)^(-1 / xi)                   for s > u
+
+with ``u`` the value above which ``exceedances`` pixels remain and ``(xi, sigma)`` the
+generalised Pareto fit of the excesses over ``u`` (peaks over threshold, ``xi >= 0``:
+never a lighter tail than an exponential); below ``x0``, ``g(s) = s + g(x0) - x0``. The
+false-alarm probability of a pixel is then ``Phi(-g(s))`` and a threshold of 5 on ``g``
+means PACO's nominal 2.9e-7 per pixel, for observations like the simulated ones (the
+shipped fit: :data:`SIMULATION`). ``PacoConfig.null_tail`` and ``DeepConfig.null_tail``
+turn it off.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.special import ndtri
+from scipy.stats import genpareto, norm
+
+TAIL_FILE = Path(__file__).resolve().parents[1] / "weights" / "exo_null_tail.json"
+SIMULATION = "inversa.exo.simulate.SimConfig() (48 x 128 x 128), no companion, true angles"
+
+
+@dataclass(frozen=True)
+class TailMap:
+    """A monotone map from a calibrated S/N to its Gaussian-equivalent (module docstring)."""
+
+    knots: tuple[float, ...]      # s, increasing, from x0 to u
+    values: tuple[float, ...]     # g(s) at the knots, increasing
+    p_u: float                    # F(u)
+    xi: float
+    sigma: float
+    meta: dict = field(default_factory=dict)
+
+    def __call__(self, snr: torch.Tensor) -> torch.Tensor:
+        """``g`` applied pixel-wise (NaN kept)."""
+        s = snr.detach().cpu().numpy().astype(np.float64)
+        k = np.asarray(self.knots)
+        v = np.asarray(self.values)
+        out = np.interp(s, k, v)
+        low = s < k[0]
+        out[low] = s[low] + v[0] - k[0]
+        high = s > k[-1]
+        if high.any():
+            out[high] = -ndtri(np.clip(self.p_u * genpareto.sf(s[high] - k[-1], self.xi,
+                                                               scale=self.sigma),
+                                       1e-300, 0.5))
+            out[high] = np.maximum(out[high], v[-1])
+        out[~np.isfinite(s)] = np.nan
+        return torch.from_numpy(out).to(snr.dtype if snr.is_floating_point() else torch.float32)
+
+    def pfa(self, snr: torch.Tensor) -> torch.Tensor:
+        """Per-pixel false-alarm probability ``Phi(-g(s))``."""
+        return torch.from_numpy(norm.sf(self(snr).double().numpy())).to(torch.float32)
+
+
+def fit_tail(values: np.ndarray, exceedances: int = 300, x0: float = 1.0, step: float = 0.05,
+             meta: dict | None = None) -> TailMap:
+    """Fit :class:`TailMap` to the pooled null S/N ``values`` (finite pixels)."""
+    v = np.sort(np.asarray(values, dtype=np.float64)[np.isfinite(values)])
+    n = len(v)
+    if n < 10 * exceedances:
+        raise ValueError(f"{n} null pixels: need at least {10 * exceedances}")
+    u = float(v[n - exceedances - 1])
+    exc = v[n - exceedances:] - u
+    xi, _, sigma = genpareto.fit(exc, floc=0.0)
+    if xi < 0:                                  # never lighter than exponential
+        xi, sigma = 0.0, float(exc.mean())
+    knots = np.append(np.arange(x0, u, step), u)
+    count = n - np.searchsorted(v, knots, side="left")
+    vals = -ndtri(np.clip(count / n, 1e-300, 1 - 1e-12))
+    vals = np.maximum.accumulate(vals + 1e-9 * np.arange(len(vals)))
+    return TailMap(knots=tuple(map(float, knots)), values=tuple(map(float, vals)),
+                   p_u=exceedances / n, xi=float(xi), sigma=float(sigma), meta=meta or {})
+
+
+def save_tails(tails: dict[str, TailMap], path: Path) -> None:
+    path.write_text(json.dumps({k: asdict(t) for k, t in tails.items()}, indent=1) + "\n")
+
+
+def load_tail(key: str, path: Path = TAIL_FILE) -> TailMap | None:
+    """The shipped map for ``key`` (``"paco"`` or a deep model's name), None if absent."""
+    if not path.exists():
+        return None
+    d = json.loads(path.read_text()).get(key)
+    if d is None:
+        return None
+    d["knots"], d["values"] = tuple(d["knots"]), tuple(d["values"])
+    return TailMap(**d)
+
+
+def collect_null_snr(cubes: int, seed0: int, deep_model: str | None = "exo_deep",
+                     progress: Callable[[int, int], None] | None = None
+                     ) -> dict[str, np.ndarray]:
+    """Calibrated S/N (``null_tail`` off) of PACO and of the deep model at every pixel
+    beyond 2 FWHM of the star, on ``cubes`` companion-free simulated cubes with the true
+    angles (seeds ``seed0``..)."""
+    from dataclasses import replace
+
+    from inversa.exo.deep.detect import DeepConfig, fit_observation
+    from inversa.exo.geometry import polar_grid
+    from inversa.exo.paco import PacoConfig, paco_map
+    from inversa.exo.psf import fwhm
+    from inversa.exo.simulate import SimConfig, simulate
+
+    out: dict[str, list[np.ndarray]] = {"paco": []}
+    if deep_model:
+        out[deep_model] = []
+    for k in range(cubes):
+        sim = simulate(SimConfig(), [], seed=seed0 + k)
+        f = fwhm(sim.psf)
+        sep, _ = polar_grid(sim.cube.shape[-2:])
+        maps = {"paco": paco_map(sim.cube, sim.angles, sim.psf,
+                                 PacoConfig(null_tail=False)).snr}
+        if deep_model:
+            cfg = replace(DeepConfig(model=deep_model, seed=seed0 + k), null_tail=False)
+            fit = fit_observation(sim.cube, sim.angles, sim.psf, cfg)
+            maps[deep_model] = fit.apply(sim.cube, sim.angles, sim.psf).snr
+        for key, snr in maps.items():
+            keep = torch.isfinite(snr) & (sep >= 2 * f)
+            out[key].append(snr[keep].numpy().astype(np.float32))
+        if progress is not None:
+            progress(k + 1, cubes)
+    return {k: np.concatenate(v) for k, v in out.items()}
