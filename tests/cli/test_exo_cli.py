@@ -23,7 +23,8 @@ def sim(tmp_path_factory):
 
 
 @pytest.mark.parametrize("cmd", [["exo"], ["exo", "simulate"], ["exo", "inject"],
-                                 ["exo", "detect"], ["exo", "evaluate"], ["exo", "train"]])
+                                 ["exo", "detect"], ["exo", "evaluate"], ["exo", "train"],
+                                 ["exo", "null-tail"]])
 def test_help(cmd):
     res = runner.invoke(app, [*cmd, "--help"])
     assert res.exit_code == 0
@@ -155,3 +156,24 @@ def test_detect_deep_bad_input(sim, tmp_path):
     _fails([*base, cube, "--angles", ang, "--psf", psf, "--method", "deep", "--train-steps",
             0, "-o", out], tmp_path, "--train-steps")
     _fails(["exo", "train", "-o", tmp_path / "m.txt"], tmp_path, "expected a .pt")
+
+
+def test_cli_fits_saved_null_samples(tmp_path):
+    import torch
+
+    from inversa.exo.null_tail import load_tail
+
+    rng = np.random.default_rng(3)
+    samples = tmp_path / "nulls.npz"
+    np.savez(samples, paco=rng.standard_t(6, 20_000), exo_deep=rng.standard_t(3, 20_000))
+    out = tmp_path / "tail.json"
+    _ok(["exo", "null-tail", "--samples", samples, "-o", out])
+    for key in ("paco", "exo_deep"):
+        tail = load_tail(key, out)
+        assert tail is not None and tail.meta["pixels"] == 20_000
+    assert float(load_tail("exo_deep", out)(torch.tensor([6.0]))) < \
+        float(load_tail("paco", out)(torch.tensor([6.0])))      # heavier tail, lower value
+    _fails(["exo", "null-tail", "--samples", samples, "-o", tmp_path / "tail.txt"], tmp_path,
+           match="json")
+    _fails(["exo", "null-tail", "--samples", tmp_path / "missing.npz", "-o", out], tmp_path,
+           match="missing.npz")

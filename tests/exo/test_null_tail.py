@@ -57,3 +57,4 @@ def test_paco_map_applies_the_shipped_tail(small_sim):
     ok = torch.isfinite(off)
     assert torch.allclose(on[ok], tail(off)[ok], atol=1e-5)
     assert load_tail("exo_deep") is not None
+
