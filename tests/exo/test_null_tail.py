@@ -40,6 +40,15 @@ def test_map_is_monotone_and_keeps_nan():
     assert math.isnan(float(out[0])) and math.isfinite(float(out[1]))
 
 
+def test_a_corrupted_tail_file_is_refused_in_one_line(tmp_path):
+    from inversa.errors import InputError
+
+    bad = tmp_path / "tail.json"
+    bad.write_text('{"paco": {"knots": [1, 2]')
+    with pytest.raises(InputError, match="not a null-tail file"):
+        load_tail("paco", bad)
+
+
 def test_too_few_pixels_are_refused():
     with pytest.raises(ValueError, match="null pixels"):
         fit_tail(np.zeros(100))

@@ -417,8 +417,10 @@ def train_cmd(
 def null_tail_cmd(
     out: Path = typer.Option(Path("exo_null_tail.json"), "-o", "--out",
                              help="The fitted maps (.json)"),
-    cubes: int = typer.Option(40, help="Companion-free simulated cubes"),
-    seed0: int = typer.Option(3000, help="Seed of the first cube"),
+    cubes: int = typer.Option(40, help="Companion-free simulated cubes (with --samples: "
+                                       "how many the samples came from, for the record)"),
+    seed0: int = typer.Option(3000, help="Seed of the first cube (with --samples: for the "
+                                         "record)"),
     model: str = typer.Option("exo_deep", help="Deep model to fit too ('' for PACO only)"),
     samples: Path | None = typer.Option(None, help="Fit these saved null S/N values (.npz "
                                                    "with keys 'paco' and the model's "

@@ -100,11 +100,16 @@ def load_tail(key: str, path: Path = TAIL_FILE) -> TailMap | None:
     """The shipped map for ``key`` (``"paco"`` or a deep model's name), None if absent."""
     if not path.exists():
         return None
-    d = json.loads(path.read_text()).get(key)
-    if d is None:
-        return None
-    d["knots"], d["values"] = tuple(d["knots"]), tuple(d["values"])
-    return TailMap(**d)
+    try:
+        d = json.loads(path.read_text()).get(key)
+        if d is None:
+            return None
+        d["knots"], d["values"] = tuple(d["knots"]), tuple(d["values"])
+        return TailMap(**d)
+    except (ValueError, TypeError, AttributeError, KeyError) as e:
+        from inversa.errors import InputError
+
+        raise InputError(f"not a null-tail file ({type(e).__name__})", source=str(path)) from e
 
 
 def collect_null_snr(cubes: int, seed0: int, deep_model: str | None = "exo_deep",
