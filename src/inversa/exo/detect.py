@@ -109,6 +109,7 @@ def detect(obs: Observation, config: DetectConfig = DetectConfig(),
             seconds["unbiased_flux"] = time.perf_counter() - t1
     elif config.method == "deep":
         from inversa.exo.deep.detect import deep_maps
+        from inversa.exo.null_tail import load_tail
 
         dm = deep_maps(cube, angles, obs.psf, config.deep, progress=progress)
         snr, flux, flux_err = dm.snr, dm.flux, dm.flux_err
@@ -125,7 +126,11 @@ def detect(obs: Observation, config: DetectConfig = DetectConfig(),
         extra = {"model": config.deep.model or "per-observation", "training": dm.trained,
                  "snr_meaning": "S/N-equivalent: Phi^-1(1 - false-alarm probability), the "
                                 "probability calibrated on angle-reversed/shuffled copies "
-                                "of the cube"}
+                                "of the cube, then its far tail mapped by the shipped "
+                                "null tail when one exists for the model "
+                                "(inversa.exo.null_tail)",
+                 "null_tail": bool(config.deep.null_tail and config.deep.model
+                                   and load_tail(config.deep.model) is not None)}
     else:
         inner = f
         if config.method == "cadi":
