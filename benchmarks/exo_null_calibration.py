@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 import warnings
 
 import numpy as np
@@ -23,12 +22,8 @@ import torch
 from scipy.stats import chi2, norm
 
 from inversa.exo.candidates import local_maxima
-from inversa.exo.deep.detect import DeepConfig, fit_observation
 from inversa.exo.deep.model import has_detector
-from inversa.exo.geometry import polar_grid
-from inversa.exo.paco import paco_map
-from inversa.exo.psf import fwhm as psf_fwhm
-from inversa.exo.simulate import SimConfig, simulate
+from inversa.exo.null_tail import null_maps
 
 THRESHOLDS = (3.0, 4.0, 5.0)
 
@@ -51,21 +46,13 @@ def main() -> None:
     stats = {m: {"pixels": 0, "above": {t: 0 for t in THRESHOLDS},
                  "peaks": {t: 0 for t in THRESHOLDS}, "max": [], "time": [], "values": []}
              for m in methods}
-    for k in range(args.cubes):
-        seed = args.seed0 + k
-        sim = simulate(SimConfig(), [], seed=seed)
-        f = psf_fwhm(sim.psf)
-        maps = {}
-        t0 = time.perf_counter()
-        maps["inversa PACO"] = paco_map(sim.cube, sim.angles, sim.psf).snr
-        stats["inversa PACO"]["time"].append(time.perf_counter() - t0)
-        if "deep (generic model)" in stats:
-            t0 = time.perf_counter()
-            fit = fit_observation(sim.cube, sim.angles, sim.psf,
-                                  DeepConfig(model="exo_deep", seed=seed))
-            maps["deep (generic model)"] = fit.apply(sim.cube, sim.angles, sim.psf).snr
-            stats["deep (generic model)"]["time"].append(time.perf_counter() - t0)
-        sep, _ = polar_grid(sim.cube.shape[-2:])
+    keys = {"paco": "inversa PACO", "exo_deep": "deep (generic model)"}
+    deep = "exo_deep" if "deep (generic model)" in stats else None
+    for k, (seed, f, sep, by_key, seconds) in enumerate(null_maps(args.cubes, args.seed0, deep,
+                                                                  null_tail=True)):
+        maps = {keys[key]: snr for key, snr in by_key.items()}
+        for key, sec in seconds.items():
+            stats[keys[key]]["time"].append(sec)
         line = []
         for m, snr in maps.items():
             keep = torch.isfinite(snr) & (sep >= 2 * f)

@@ -109,7 +109,6 @@ def detect(obs: Observation, config: DetectConfig = DetectConfig(),
             seconds["unbiased_flux"] = time.perf_counter() - t1
     elif config.method == "deep":
         from inversa.exo.deep.detect import deep_maps
-        from inversa.exo.null_tail import load_tail
 
         dm = deep_maps(cube, angles, obs.psf, config.deep, progress=progress)
         snr, flux, flux_err = dm.snr, dm.flux, dm.flux_err
@@ -129,8 +128,7 @@ def detect(obs: Observation, config: DetectConfig = DetectConfig(),
                                 "of the cube, then its far tail mapped by the shipped "
                                 "null tail when one exists for the model "
                                 "(inversa.exo.null_tail)",
-                 "null_tail": bool(config.deep.null_tail and config.deep.model
-                                   and load_tail(config.deep.model) is not None)}
+                 "null_tail": dm.null_tail}
     else:
         inner = f
         if config.method == "cadi":

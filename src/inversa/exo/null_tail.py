@@ -26,7 +26,8 @@ turn it off.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -67,9 +68,12 @@ class TailMap:
         out[~np.isfinite(s)] = np.nan
         return torch.from_numpy(out).to(snr.dtype if snr.is_floating_point() else torch.float32)
 
-    def pfa(self, snr: torch.Tensor) -> torch.Tensor:
-        """Per-pixel false-alarm probability ``Phi(-g(s))``."""
-        return torch.from_numpy(norm.sf(self(snr).double().numpy())).to(torch.float32)
+
+
+def gaussian_pfa(snr: torch.Tensor) -> torch.Tensor:
+    """Per-pixel false-alarm probability ``Phi(-y)`` of a Gaussian-equivalent S/N ``y``
+    (NaN kept), e.g. ``y = g(s)``."""
+    return torch.from_numpy(norm.sf(snr.detach().cpu().double().numpy())).to(torch.float32)
 
 
 def fit_tail(values: np.ndarray, exceedances: int = 300, x0: float = 1.0, step: float = 0.05,
@@ -112,12 +116,13 @@ def load_tail(key: str, path: Path = TAIL_FILE) -> TailMap | None:
         raise InputError(f"not a null-tail file ({type(e).__name__})", source=str(path)) from e
 
 
-def collect_null_snr(cubes: int, seed0: int, deep_model: str | None = "exo_deep",
-                     progress: Callable[[int, int], None] | None = None
-                     ) -> dict[str, np.ndarray]:
-    """Calibrated S/N (``null_tail`` off) of PACO and of the deep model at every pixel
-    beyond 2 FWHM of the star, on ``cubes`` companion-free simulated cubes with the true
-    angles (seeds ``seed0``..)."""
+def null_maps(cubes: int, seed0: int, deep_model: str | None = "exo_deep",
+              null_tail: bool = False
+              ) -> Iterator[tuple[int, float, torch.Tensor, dict, dict]]:
+    """For each of ``cubes`` companion-free simulated cubes with the true angles (seeds
+    ``seed0``..): ``(seed, fwhm, separation grid, S/N maps, seconds)``, the maps and
+    their wall times keyed ``"paco"`` and ``deep_model`` (when given), each calibrated,
+    with the shipped tail map applied if ``null_tail``."""
     from dataclasses import replace
 
     from inversa.exo.deep.detect import DeepConfig, fit_observation
@@ -126,22 +131,34 @@ def collect_null_snr(cubes: int, seed0: int, deep_model: str | None = "exo_deep"
     from inversa.exo.psf import fwhm
     from inversa.exo.simulate import SimConfig, simulate
 
-    out: dict[str, list[np.ndarray]] = {"paco": []}
-    if deep_model:
-        out[deep_model] = []
     for k in range(cubes):
-        sim = simulate(SimConfig(), [], seed=seed0 + k)
-        f = fwhm(sim.psf)
+        seed = seed0 + k
+        sim = simulate(SimConfig(), [], seed=seed)
         sep, _ = polar_grid(sim.cube.shape[-2:])
-        maps = {"paco": paco_map(sim.cube, sim.angles, sim.psf,
-                                 PacoConfig(null_tail=False)).snr}
+        maps, seconds = {}, {}
+        t0 = time.perf_counter()
+        maps["paco"] = paco_map(sim.cube, sim.angles, sim.psf,
+                                PacoConfig(null_tail=null_tail)).snr
+        seconds["paco"] = time.perf_counter() - t0
         if deep_model:
-            cfg = replace(DeepConfig(model=deep_model, seed=seed0 + k), null_tail=False)
+            t0 = time.perf_counter()
+            cfg = replace(DeepConfig(model=deep_model, seed=seed), null_tail=null_tail)
             fit = fit_observation(sim.cube, sim.angles, sim.psf, cfg)
             maps[deep_model] = fit.apply(sim.cube, sim.angles, sim.psf).snr
+            seconds[deep_model] = time.perf_counter() - t0
+        yield seed, fwhm(sim.psf), sep, maps, seconds
+
+
+def collect_null_snr(cubes: int, seed0: int, deep_model: str | None = "exo_deep",
+                     progress: Callable[[int, int], None] | None = None
+                     ) -> dict[str, np.ndarray]:
+    """Calibrated S/N (``null_tail`` off) of PACO and of the deep model at every pixel
+    beyond 2 FWHM of the star, on the cubes of :func:`null_maps`."""
+    out: dict[str, list[np.ndarray]] = {}
+    for k, (_, f, sep, maps, _) in enumerate(null_maps(cubes, seed0, deep_model)):
         for key, snr in maps.items():
             keep = torch.isfinite(snr) & (sep >= 2 * f)
-            out[key].append(snr[keep].numpy().astype(np.float32))
+            out.setdefault(key, []).append(snr[keep].numpy().astype(np.float32))
         if progress is not None:
             progress(k + 1, cubes)
     return {k: np.concatenate(v) for k, v in out.items()}

@@ -27,7 +27,7 @@ from inversa.exo.deep.calibration import ScoreCalibrator, null_angles
 from inversa.exo.deep.features import FrameTerms, features, frame_terms
 from inversa.exo.deep.model import DEFAULT_MODEL, DeepDetector, has_detector, load_detector
 from inversa.exo.deep.training import DeepTrainSpec, build_samples, cached_samples, train_detector
-from inversa.exo.null_tail import load_tail
+from inversa.exo.null_tail import gaussian_pfa, load_tail
 from inversa.exo.paco import PacoConfig, _channels, _geometry, annulus_stats
 
 MIN_FRAMES = 8
@@ -62,6 +62,7 @@ class DeepMaps:
     fwhm: float
     seconds: dict[str, float]
     trained: dict | None = None
+    null_tail: bool = False      # whether the shipped far-tail map was applied
 
 
 def check_trainable(cube: torch.Tensor, fwhm: float, radius: float) -> None:
@@ -145,7 +146,7 @@ class FittedDetector:
             else None
         if tail is not None:
             snr = tail(snr)
-            pfa = tail.pfa(torch.nan_to_num(self.calibrator.snr(logit), nan=-math.inf))
+            pfa = gaussian_pfa(snr)
         else:
             pfa = self.calibrator.pfa(torch.nan_to_num(logit, nan=-math.inf)).to(torch.float32)
         pfa = torch.where(valid, pfa, torch.full_like(pfa, math.nan))
@@ -153,7 +154,7 @@ class FittedDetector:
         seconds = {**self.seconds, "apply": time.perf_counter() - t0}
         return DeepMaps(snr=snr, pfa=pfa, logit=logit, flux=flux, flux_err=err * self.scale,
                         scale=self.scale, fwhm=real.fwhm, seconds=seconds,
-                        trained=self.trained)
+                        trained=self.trained, null_tail=tail is not None)
 
 
 def fit_observation(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor,
