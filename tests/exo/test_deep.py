@@ -10,7 +10,13 @@ from inversa.errors import InputError
 from inversa.exo.deep.calibration import ScoreCalibrator, null_angles
 from inversa.exo.deep.features import CHANNELS, features, frame_terms
 from inversa.exo.deep.model import DeepDetector, load_detector, save_detector
-from inversa.exo.deep.samples import SampleConfig, efficiency, make_sample, sensitivity
+from inversa.exo.deep.samples import (
+    SampleConfig,
+    efficiency,
+    make_sample,
+    sample_angles,
+    sensitivity,
+)
 from inversa.exo.deep.training import augment, detection_loss
 from inversa.exo.paco import PacoConfig, paco_map
 
@@ -87,6 +93,19 @@ def test_calibration_false_alarm_rate_matches_nominal():
         rate = float((fresh >= thr).float().mean())
         assert nominal / 2 <= rate <= 2 * nominal, (thr, rate, nominal)
     assert float(fresh.min()) > -6
+
+
+def test_sample_angles_modes():
+    a = torch.arange(40.0)
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(sample_angles(a, "true", g), a)
+    shuffled = [sample_angles(a, "shuffled", g) for _ in range(20)]
+    assert all(sorted(s.tolist()) == a.tolist() for s in shuffled)
+    assert not any(torch.equal(s, a) for s in shuffled)
+    kept = sum(torch.equal(sample_angles(a, "mixed", g), a) for _ in range(200))
+    assert 70 < kept < 130
+    with pytest.raises(ValueError, match="angles must be one of"):
+        SampleConfig(angles="reversed-ish")
 
 
 def test_null_angles_reverse_then_shuffle():

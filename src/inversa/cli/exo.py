@@ -371,6 +371,9 @@ def train_cmd(
                                                 "extension FITS with ANGLES and PSF; repeat)"),
     workdir: Path | None = typer.Option(None, help="Samples and checkpoint (default: "
                                                    "OUT.work); a rerun resumes from them"),
+    sim_angles: str = typer.Option("shuffled", help="Angle order of the simulated cubes' "
+                                   "samples: shuffled, true or mixed (your observations are "
+                                   "always shuffled)"),
 ) -> None:
     """Train the generic deep detector on simulated cubes (and your observations): the
     model `inversa exo detect --method deep --model NAME` uses directly, and that
@@ -393,6 +396,10 @@ def train_cmd(
         raise InputError("must be >= 1", field="--samples")
     if steps < 1:
         raise InputError("must be >= 1", field="--steps")
+    from inversa.exo.deep.samples import ANGLE_MODES
+
+    if sim_angles not in ANGLE_MODES:
+        raise InputError(f"must be one of {', '.join(ANGLE_MODES)}", field="--sim-angles")
     extra = []
     for p in observation:
         obs = read_observation(p, None, None, 1.0)
@@ -401,7 +408,7 @@ def train_cmd(
                              source=str(p))
         extra.append((obs.cube, obs.angles, obs.psf))
     spec = ExoTrainSpec(out=out, cubes=cubes, seed0=seed0, size=size, workdir=workdir,
-                        extra=tuple(extra))
+                        extra=tuple(extra), sim_angles=sim_angles)
     spec = with_steps(spec, steps, lr)
     spec = replace(spec, deep=replace(spec.deep, samples=samples,
                                       train=replace(spec.deep.train, seed=seed)))

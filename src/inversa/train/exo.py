@@ -6,8 +6,9 @@ drawn per cube so that the model does not learn one instrument state: frames in
 {32, 48, 64}, field rotation 20-60 degrees, star flux 1e6-1e7 photons (log-uniform), AO
 fitting error 0.18-0.32 rad, static aberrations 0.06-0.14 rad, drift 0.06-0.18 rad. Plus
 any user observations (``extra``). Each cube gives ``samples`` training samples
-(:mod:`inversa.exo.deep.samples`: shuffled angles, injected companions around the
-detection limit). Loss and augmentation: :mod:`inversa.exo.deep.training`.
+(:mod:`inversa.exo.deep.samples`: injected companions around the detection limit, on
+shuffled angles; the simulated cubes, known to be source-free, may keep their true order,
+``sim_angles``). Loss and augmentation: :mod:`inversa.exo.deep.training`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ class ExoTrainSpec:
         samples=4, train=TrainConfig(steps=1500, lr=2e-3, lr_min=1e-5, ckpt_every=50,
                                      log_every=25, validate_every=10**9)))
     workdir: Path | None = None
+    # angle order of the simulated cubes' samples (they are source-free); user cubes are
+    # always shuffled (an unknown real source must not be learned as background)
+    sim_angles: str = "shuffled"
     extra: tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], ...] = ()
 
 
@@ -71,8 +75,14 @@ def train_exo(spec: ExoTrainSpec, command: str = "", progress=None) -> dict:
     paco = PacoConfig(calibrate=False)
 
     def make():
-        cubes = simulated_cubes(spec, progress) + list(spec.extra)
-        return build_samples(cubes, spec.deep.samples, gen, spec.deep.sample, paco, progress)
+        sims = simulated_cubes(spec, progress)
+        parts = [build_samples(sims, spec.deep.samples, gen,
+                               replace(spec.deep.sample, angles=spec.sim_angles), paco, progress)]
+        if spec.extra:
+            parts.append(build_samples(list(spec.extra), spec.deep.samples, gen,
+                                       replace(spec.deep.sample, angles="shuffled"), paco,
+                                       progress))
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
     x, y = cached_samples(work, make)
     t1 = time.perf_counter()
@@ -87,7 +97,8 @@ def train_exo(spec: ExoTrainSpec, command: str = "", progress=None) -> dict:
         "data": {"simulated_cubes": spec.cubes, "seeds": f"{spec.seed0}..{spec.seed0 + spec.cubes - 1}",
                  "conditions": "inversa.train.exo.random_conditions", "size": spec.size,
                  "subframes": spec.subframes, "user_cubes": len(spec.extra),
-                 "samples": len(x), "sample_config": str(spec.deep.sample)},
+                 "samples": len(x), "sample_config": str(spec.deep.sample),
+                 "simulated_angles": spec.sim_angles},
         "training": training_record(spec.deep.train, res, command),
         "samples_minutes": round((t1 - t0) / 60, 1),
         "parameters": sum(p.numel() for p in model.parameters()),

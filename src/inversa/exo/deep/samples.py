@@ -8,7 +8,12 @@ that separation and ``eta(r)`` the efficiency below. The frames' parallactic ang
 are randomly permuted first (the *shuffled-angle trick*): an unknown real source of the
 cube no longer adds up along any trajectory, so it cannot be learned as background, while
 the injected companions follow
-the permuted angles' trajectories, where the features look for them. The target is a
+the permuted angles' trajectories, where the features look for them. A shuffled background
+is not quite the background a detector meets, though: on companion-free simulated cubes
+the true-order maps hold source-like residuals that shuffled copies lack
+(``benchmarks/exo_null_orders.out.txt``). For cubes known to be source-free (the simulated
+cubes of the generic model) ``SampleConfig.angles`` can keep the true order ("true") or
+mix both ("mixed"), so that those residuals are shown to the network as background. The target is a
 disc of ``target_radius`` FWHM around each injected companion. Close to the star PACO's
 statistic keeps only a fraction of a source's nominal S/N (:func:`efficiency`, measured
 on the cube); the contrasts are divided by it, so that the injections sit around the
@@ -27,6 +32,17 @@ from inversa.exo.geometry import polar_grid, to_xy
 from inversa.exo.inject import Companion, inject
 from inversa.exo.paco import PacoConfig, annulus_stats
 
+ANGLE_MODES = ("shuffled", "true", "mixed")
+
+
+def sample_angles(angles: torch.Tensor, mode: str, gen: torch.Generator) -> torch.Tensor:
+    """The angles a training sample is built with: a random permutation ("shuffled"), the
+    cube's own order ("true"), or either with probability 1/2 ("mixed")."""
+    perm = torch.randperm(len(angles), generator=gen)
+    if mode == "true" or (mode == "mixed" and bool(torch.rand((), generator=gen) < 0.5)):
+        return angles
+    return angles[perm]
+
 
 @dataclass(frozen=True)
 class SampleConfig:
@@ -36,6 +52,13 @@ class SampleConfig:
     snr_range: tuple[float, float] = (1.5, 12.0)  # PACO S/N of the injections, log-uniform
     target_radius: float = 0.6                 # FWHM
     min_distance: float = 3.0                  # FWHM between injected companions
+    # background angle order: "shuffled" (the trick, for real data), "true" (the cube's
+    # own order, for cubes known to be source-free, e.g. simulated), "mixed" (either, 1:1)
+    angles: str = "shuffled"
+
+    def __post_init__(self) -> None:
+        if self.angles not in ANGLE_MODES:
+            raise ValueError(f"angles must be one of {ANGLE_MODES}, got {self.angles!r}")
 
 
 def sensitivity(terms: FrameTerms) -> torch.Tensor:
@@ -136,10 +159,10 @@ def make_sample(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor,
                 sens: torch.Tensor, null: FrameTerms, gen: torch.Generator,
                 config: SampleConfig = SampleConfig(), paco: PacoConfig = PacoConfig()
                 ) -> tuple[torch.Tensor, torch.Tensor, list[Companion]]:
-    """One training sample: features (CHANNELS, H, W) of the cube with permuted angles and
-    injected companions, the target (H, W) and the companions."""
-    perm = torch.randperm(len(angles), generator=gen)
-    ang = angles[perm]
+    """One training sample: features (CHANNELS, H, W) of the cube with the angles of
+    ``config.angles`` (:func:`sample_angles`) and injected companions, the target (H, W)
+    and the companions."""
+    ang = sample_angles(angles, config.angles, gen)
     shape = tuple(cube.shape[-2:])
     comps = random_injections(shape, sens, null, gen, config)
     data = inject(cube, ang, psf, comps)
