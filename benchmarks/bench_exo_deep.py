@@ -116,7 +116,9 @@ def main() -> None:
     ap.add_argument("--campaign", action="store_true")
     ap.add_argument("--skip-per-observation", action="store_true")
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--figure", default=str(ROOT / "docs/figures"))
+    ap.add_argument("--figure", default=str(ROOT / "docs/figures"), help="'' writes none")
+    ap.add_argument("--model", default="exo_deep", help="generic model: shipped name or .pt")
+    ap.add_argument("--no-tail", action="store_true", help="without the shipped null tail")
     args = ap.parse_args()
     torch.set_num_threads(2)
     warnings.filterwarnings("ignore")
@@ -127,7 +129,7 @@ def main() -> None:
     methods = ["inversa PACO", "inversa PCA (5)"]
     if not args.skip_per_observation:
         methods.append("deep (per observation)")
-    if has_detector():
+    if has_detector(args.model):
         methods.append("deep (generic model)")
     if vip is not None:
         methods.append("VIP FastPACO")
@@ -154,7 +156,8 @@ def main() -> None:
                                           f).numpy()
         res["inversa PCA (5)"]["time"].append(time.perf_counter() - t0)
         for m, conf in (("deep (per observation)", DeepConfig(seed=seed)),
-                        ("deep (generic model)", DeepConfig(model="exo_deep", seed=seed))):
+                        ("deep (generic model)", DeepConfig(model=args.model, seed=seed,
+                                                            null_tail=not args.no_tail))):
             if m not in res:
                 continue
             t0 = time.perf_counter()

@@ -39,17 +39,19 @@ def main() -> None:
     ap.add_argument("--cubes", type=int, default=24)
     ap.add_argument("--seed0", type=int, default=2000)
     ap.add_argument("--save", default="", help="write every method's S/N values (.npz)")
+    ap.add_argument("--model", default="exo_deep", help="deep model: shipped name or .pt")
+    ap.add_argument("--no-tail", action="store_true", help="without the shipped null tail")
     args = ap.parse_args()
     torch.set_num_threads(2)
     warnings.filterwarnings("ignore")
-    methods = ["inversa PACO"] + (["deep (generic model)"] if has_detector() else [])
+    methods = ["inversa PACO"] + (["deep (generic model)"] if has_detector(args.model) else [])
     stats = {m: {"pixels": 0, "above": {t: 0 for t in THRESHOLDS},
                  "peaks": {t: 0 for t in THRESHOLDS}, "max": [], "time": [], "values": []}
              for m in methods}
-    keys = {"paco": "inversa PACO", "exo_deep": "deep (generic model)"}
-    deep = "exo_deep" if "deep (generic model)" in stats else None
+    keys = {"paco": "inversa PACO", args.model: "deep (generic model)"}
+    deep = args.model if "deep (generic model)" in stats else None
     for k, (seed, f, sep, by_key, seconds) in enumerate(null_maps(args.cubes, args.seed0, deep,
-                                                                  null_tail=True)):
+                                                                  null_tail=not args.no_tail)):
         maps = {keys[key]: snr for key, snr in by_key.items()}
         for key, sec in seconds.items():
             stats[keys[key]]["time"].append(sec)
