@@ -10,7 +10,8 @@ border excluded; wall time per burst with 2 torch threads (alignment included).
 
 Parts (``--parts``, default all):
   A  x4 table: anchor, merge, map (TV), map (PnP), learned (and with the transposed-burst
-     ensemble, ReconConfig.transpose_ensemble); inference time
+     ensemble, ReconConfig.transpose_ensemble; with ``--x8`` also the 8-member ensemble of
+     the mirrored and transposed bursts, flip_ensemble); inference time
   B  x2 table (same methods)
   C  PSNR against the number of frames (1, 2, 4, 8, 14, 30), medium noise; figure
   D  robustness: noise 2x beyond the training range; one frame replaced by an unrelated
@@ -20,7 +21,7 @@ Parts (``--parts``, default all):
   F  memory: peak RSS of tiled learned x2 reconstructions of growing frames (subprocess)
   G  figure: reference, anchor, map, learned and ground truth through the ISP
 
-Run: python benchmarks/bench_lkr.py [--per-image 4] [--parts ABCDEFG]
+Run: python benchmarks/bench_lkr.py [--per-image 4] [--parts ABCDEFG] [--x8]
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def table(per_image: int, scale: int, seed0: int):
           f"threads {torch.get_num_threads()}")
     print(markdown_table(["method", "PSNR (dB)", "SSIM", "vs anchor", "seconds / burst"],
                          rows))
-    for label in ("learned", "learned + transposed"):
+    for label in [m for m in res if m.startswith("learned")]:
         lm = np.array([v[0] for v in res[label]]) - np.array([v[0] for v in res["map, PnP"]])
         print(f"{label} - map PnP: mean {lm.mean():+.2f} dB, min {lm.min():+.2f}, "
               f"max {lm.max():+.2f}")
@@ -333,7 +334,12 @@ def main() -> None:
     ap.add_argument("--per-image", type=int, default=4)
     ap.add_argument("--sweep-per-image", type=int, default=2)
     ap.add_argument("--parts", default="ABCDEFG")
+    ap.add_argument("--x8", action="store_true", help="parts A and B also with the 8-member "
+                    "ensemble (mirrored and transposed bursts; 8x the time)")
     args = ap.parse_args()
+    if args.x8:
+        METHODS["learned, 8-member ensemble"] = dict(method="learned", flip_ensemble=True,
+                                                     transpose_ensemble=True)
     torch.set_num_threads(2)
     lkr_model("burst_lkr")  # load once, outside the timings
     example = None

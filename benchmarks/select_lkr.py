@@ -7,8 +7,10 @@ in linear camera RGB, 16-pixel border excluded. The held-out table (bench_lkr.py
 only for the weights chosen here.
 
 Run: python benchmarks/select_lkr.py WEIGHTS [WEIGHTS ...] [--per-scale 4] [--ensemble]
+     [--flips] [--scales 4,2]
      (WEIGHTS: a shipped name such as burst_lkr, or a .pt path; --ensemble: also each
-     weights with the transposed-burst ensemble, ReconConfig.transpose_ensemble)
+     weights with the transposed-burst ensemble, ReconConfig.transpose_ensemble; --flips:
+     the mirrored bursts too, ReconConfig.flip_ensemble, alone and with the transposed)
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ def main() -> None:
     ap.add_argument("weights", nargs="+")
     ap.add_argument("--per-scale", type=int, default=4)
     ap.add_argument("--ensemble", action="store_true")
+    ap.add_argument("--flips", action="store_true",
+                    help="also the mirrored-burst ensembles (ReconConfig.flip_ensemble), x4 / x8")
+    ap.add_argument("--scales", default="4,2")
     args = ap.parse_args()
     torch.set_num_threads(2)
     src = bundled(VALIDATION)
@@ -38,7 +43,13 @@ def main() -> None:
         methods.update({f"{w} + transposed": dict(method="learned", model=w,
                                                   transpose_ensemble=True)
                         for w in args.weights})
-    for scale in (4, 2):
+    if args.flips:
+        methods.update({f"{w} + mirrored": dict(method="learned", model=w, flip_ensemble=True)
+                        for w in args.weights})
+        methods.update({f"{w} + mirrored + transposed": dict(
+            method="learned", model=w, flip_ensemble=True, transpose_ensemble=True)
+            for w in args.weights})
+    for scale in map(int, args.scales.split(",")):
         res: dict = {m: [] for m in methods}
         for b in range(args.per_scale):
             g = torch.Generator().manual_seed(5000 + 10 * scale + b)

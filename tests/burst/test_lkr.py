@@ -84,27 +84,45 @@ def test_learned_scales_and_default():
         reconstruct(sb.burst, ReconConfig(method="learned", scale=3))
 
 
-def test_transposed_burst_gives_the_transposed_result():
-    """The ensemble's second member solves the same problem on the transposed burst (the
-    motions conjugated by the axis swap): it agrees with the direct result far beyond
+@pytest.mark.parametrize("flip_x, flip_y, transpose", [(False, False, True),
+                                                       (True, True, False)])
+def test_ensemble_member_solves_the_same_problem(flip_x, flip_y, transpose):
+    """Each ensemble member solves the same problem on the transposed or mirrored burst
+    (the motions conjugated by the axis swap or the mirror, the last raw row and column
+    dropped so the CFA pattern is kept): brought back, it agrees with the direct result far beyond
     either's error, which it would not with the motions left as they are."""
-    from inversa.burst.reconstruct import _transposed
+    from inversa.burst.reconstruct import _dihedral
 
     img = bundled("chelsea")[..., 20:20 + 112, 60:60 + 112]
     sb = synthesize_burst(img, SynthConfig(scale=2, frames=4, noise=MEDIUM), seed=2,
                           box=(8, 8, 96, 96))
+    burst, gt = sb.burst, sb.gt[None]
     net = load_lkr()
-    m = align_burst(sb.burst.raw).to_hr(2)
+    m = align_burst(burst.raw).to_hr(2)
     with torch.no_grad():
-        x = net(sb.burst.raw, "RGGB", m, 2, MEDIUM)
-        xt = _transposed(net, sb.burst.raw, "RGGB", m, 2, MEDIUM, None)
-        wrong = net(sb.burst.raw.transpose(-1, -2).contiguous(), "RGGB", m, 2,
-                    MEDIUM).transpose(-1, -2)
-    gt, c = sb.gt[None], (..., slice(8, -8), slice(8, -8))
-    assert psnr(xt[c], x[c]) > psnr(x[c], gt[c]) + 3
-    assert psnr(wrong[c], gt[c]) < psnr(xt[c], gt[c]) - 3
-    one = reconstruct(sb.burst, ReconConfig(method="learned", scale=2)).x
-    ens = reconstruct(sb.burst, ReconConfig(method="learned", scale=2, transpose_ensemble=True)).x
+        x = net(burst.raw, "RGGB", m, 2, MEDIUM)
+        xe, wgt = _dihedral(net, burst.raw, "RGGB", m, 2, MEDIUM, None, flip_x, flip_y,
+                            transpose)
+    # the mirror drops the last raw row and column (47 x 47 kept, the pattern's parity)
+    rows, cols = (94 if flip_y else 96), (94 if flip_x else 96)
+    assert wgt.shape == (1, 1, 96, 96) and float(wgt[..., :rows, :cols].min()) == 1.0
+    assert float(wgt.sum()) == rows * cols
+    c = (..., slice(8, -8), slice(8, -8))
+    assert psnr(xe[c], x[c]) > psnr(x[c], gt[c]) + 3
+    if transpose:
+        with torch.no_grad():
+            wrong = net(burst.raw.transpose(-1, -2).contiguous(), "RGGB", m, 2,
+                        MEDIUM).transpose(-1, -2)
+        assert psnr(wrong[c], gt[c]) < psnr(xe[c], gt[c]) - 3
+    else:
+        with torch.no_grad():
+            wrong = net(burst.raw[:, :-1, :-1].flip((-1, -2)).contiguous(), "RGGB", m, 2,
+                        MEDIUM).flip((-1, -2))
+        cc = (..., slice(8, 86), slice(8, 86))  # what the cropped burst covers
+        assert psnr(wrong[cc], gt[cc]) < psnr(xe[cc], gt[cc]) - 3
+    one = reconstruct(burst, ReconConfig(method="learned", scale=2)).x
+    ens = reconstruct(burst, ReconConfig(method="learned", scale=2, flip_ensemble=flip_x,
+                                            transpose_ensemble=transpose)).x
     assert psnr(ens[c], gt[c]) > psnr(one[c], gt[c]) - 0.1
 
 

@@ -67,6 +67,20 @@ def test_default_method_is_learned_where_weights_cover_the_scale(burst_file, tmp
             "learned"], tmp_path, "trained for scales")
 
 
+def test_ensemble_option(burst_file, tmp_path):
+    _ok(["burst", burst_file, "-o", tmp_path / "one.npy", "--scale", 2, "--frames", 3])
+    _ok(["burst", burst_file, "-o", tmp_path / "four.npy", "--scale", 2, "--frames", 3,
+         "--ensemble", 4])
+    gt = np.load(burst_file.parent / "gt.npy")[8:-8, 8:-8]
+    one, four = (np.load(tmp_path / f)[8:-8, 8:-8] for f in ("one.npy", "four.npy"))
+    assert four.shape == one.shape and not np.array_equal(four, one)
+    assert np.abs(four - gt).mean() < 1.05 * np.abs(one - gt).mean()
+    _fails(["burst", burst_file, "-o", tmp_path / "o.npy", "--ensemble", 3], tmp_path,
+           "1, 2, 4 or 8")
+    _fails(["burst", burst_file, "-o", tmp_path / "o.npy", "--method", "map", "--ensemble", 2],
+           tmp_path, "--method learned")
+
+
 def test_unrelated_frame_dropped_with_warning(burst_file, tmp_path):
     z = dict(np.load(burst_file))
     other = synthesize_burst(bundled("astronaut")[..., :128, :128],

@@ -78,6 +78,8 @@ class ReconConfig:
     tile: int = 0  # raw pixels per tile side (0: automatic, about 512 output pixels)
     model: str = "burst_lkr"  # learned: shipped weights by name, or a .pt path
     transpose_ensemble: bool = False  # learned, RGGB/BGGR: also solve the transposed burst
+    flip_ensemble: bool = False  # learned: also solve the burst mirrored left-right, top-bottom
+                                 # and both (x4 the time; x8 with transpose_ensemble)
 
     def __post_init__(self) -> None:
         if self.scale not in (1, 2, 3, 4):
@@ -233,19 +235,71 @@ def reconstruct(burst: Burst, config: ReconConfig = ReconConfig(),
     return ReconResult(x, alignment, lv, used, msgs)
 
 
-def _transposed(net, raw: torch.Tensor, cfa: str, m_hr: torch.Tensor, s: int,
-                lv: NoiseLevels, valid: torch.Tensor | None) -> torch.Tensor:
-    """The learned reconstruction of the transposed burst, transposed back.
+def _dihedral(net, raw: torch.Tensor, cfa: str, m_hr: torch.Tensor, s: int, lv: NoiseLevels,
+              valid: torch.Tensor | None, flip_x: bool, flip_y: bool, transpose: bool
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The learned reconstruction of the mirrored and/or transposed burst, brought back to
+    the reference's orientation: ``(x (1, 3, sH, sW), weight (1, 1, sH, sW))``, the weight
+    0 on what the mirrored burst did not cover.
 
-    Transposing swaps the axes: a frame -> reference motion ``M`` (acting on ``(x, y, 1)``)
-    becomes ``P M P`` with ``P`` the swap of ``x`` and ``y``; an RGGB or BGGR mosaic stays
-    the same pattern. Averaged with the direct result, it removes part of the network's
-    orientation-dependent error (a test-time ensemble of two solutions of the same
-    problem)."""
-    p = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=m_hr.dtype)
-    vt = None if valid is None else valid.transpose(-1, -2)
-    xt = net(raw.transpose(-1, -2).contiguous(), cfa, p @ m_hr @ p, s, lv, vt)
-    return xt.transpose(-1, -2)
+    Mirroring keeps the CFA pattern once the last column (row) is dropped when the width
+    (height) is even: the kept part ``w'`` is odd, so its last column has the parity of the
+    first. On high-resolution pixel indices the mirror is ``F: x -> s w' - 1 - x`` (box
+    decimation and bilinear warps are symmetric under it), and a frame -> reference motion
+    ``M`` becomes ``F M F``. Transposing swaps the axes: ``M`` becomes ``P M P`` with ``P``
+    the swap of ``x`` and ``y``; an RGGB or BGGR mosaic stays the same pattern. Averaged
+    with the direct result, each member removes part of the network's
+    orientation-dependent error (a test-time ensemble of solutions of the same problem)."""
+    h, w = raw.shape[-2:]
+    hk = h - (1 - h % 2) if flip_y else h
+    wk = w - (1 - w % 2) if flip_x else w
+    r = raw[:, :hk, :wk]
+    v = None if valid is None else valid[:, :hk, :wk]
+    f = torch.eye(3, dtype=m_hr.dtype)
+    dims = []
+    if flip_x:
+        f[0, 0], f[0, 2] = -1.0, s * wk - 1.0
+        dims.append(-1)
+    if flip_y:
+        f[1, 1], f[1, 2] = -1.0, s * hk - 1.0
+        dims.append(-2)
+    if dims:
+        r = r.flip(dims)
+        v = None if v is None else v.flip(dims)
+    m = f @ m_hr @ f
+    if transpose:
+        p = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=m.dtype)
+        x = net(r.transpose(-1, -2).contiguous(), cfa, p @ m @ p, s, lv,
+                None if v is None else v.transpose(-1, -2).contiguous()).transpose(-1, -2)
+    else:
+        x = net(r.contiguous(), cfa, m, s, lv, None if v is None else v.contiguous())
+    if dims:
+        x = x.flip(dims)
+    out = x.new_zeros(1, x.shape[1], h * s, w * s)
+    wgt = x.new_zeros(1, 1, h * s, w * s)
+    out[..., :hk * s, :wk * s] = x
+    wgt[..., :hk * s, :wk * s] = 1.0
+    return out, wgt
+
+
+def _ensemble(net, raw: torch.Tensor, cfa: str, m_hr: torch.Tensor, s: int, lv: NoiseLevels,
+              valid: torch.Tensor | None, config: ReconConfig) -> torch.Tensor:
+    """The direct learned result averaged with the members ``config`` asks for."""
+    flips = [(False, False)] + ([(True, False), (False, True), (True, True)]
+                                if config.flip_ensemble else [])
+    turns = [False] + ([True] if config.transpose_ensemble and cfa in ("RGGB", "BGGR")
+                       else [])
+    acc, wsum = None, None
+    for fx, fy in flips:
+        for tr in turns:
+            if not (fx or fy or tr):
+                x = net(raw, cfa, m_hr, s, lv, valid)
+                wgt = torch.ones_like(x[:, :1])
+            else:
+                x, wgt = _dihedral(net, raw, cfa, m_hr, s, lv, valid, fx, fy, tr)
+            acc = x * wgt if acc is None else acc + x * wgt
+            wsum = wgt if wsum is None else wsum + wgt
+    return acc / wsum
 
 
 def _region(raw: torch.Tensor, cfa: str, m_hr: torch.Tensor, valid: torch.Tensor | None,
@@ -257,10 +311,7 @@ def _region(raw: torch.Tensor, cfa: str, m_hr: torch.Tensor, valid: torch.Tensor
     if method == "learned":
         net = lkr_model(config.model)
         with torch.no_grad():
-            x = net(raw, cfa, m_hr, s, lv, valid)
-            if config.transpose_ensemble and cfa in ("RGGB", "BGGR"):
-                x = 0.5 * (x + _transposed(net, raw, cfa, m_hr, s, lv, valid))
-            return x.clamp(min=0)
+            return _ensemble(net, raw, cfa, m_hr, s, lv, valid, config).clamp(min=0)
     x = merge(raw, cfa, m_hr, s, lv, sample_weights=valid)
     if method == "merge":
         return x.clamp(min=0)
