@@ -156,6 +156,8 @@ def test_detect_deep_bad_input(sim, tmp_path):
     _fails([*base, cube, "--angles", ang, "--psf", psf, "--method", "deep", "--train-steps",
             0, "-o", out], tmp_path, "--train-steps")
     _fails(["exo", "train", "-o", tmp_path / "m.txt"], tmp_path, "expected a .pt")
+    _fails(["exo", "train", "-o", tmp_path / "m.pt", "--sim-angles", "reversed"], tmp_path,
+           "shuffled, true, mixed")
 
 
 def test_cli_fits_saved_null_samples(tmp_path):
