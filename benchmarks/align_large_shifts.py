@@ -9,13 +9,14 @@ many raw pixels as at x4 (up to 12), beyond the Gauss-Newton basin, so the
 phase-correlation start decides. Error: mean end-point error over the frame in raw pixels
 (:func:`inversa.burst.align.endpoint_error` convention), frames 1..13; a frame counts as
 misaligned beyond 1 raw pixel. Variants: the phase correlation with a Gaussian low-pass on
-the whitened cross-power (``sigma`` in cycles per pixel), and a lower pyramid floor
-(``AlignConfig.min_size``; at the default 64 a 96-pixel frame has a single level).
+the whitened cross-power (``phase_correlation(..., lowpass=sigma)``, cycles per pixel),
+and a lower pyramid floor (``AlignConfig.min_size``; at the default 64 a 96-pixel frame has a single level).
 Diagnostic only: the shipped aligner is unchanged.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 
@@ -29,6 +30,8 @@ from inversa.burst.align import AlignConfig, align_burst
 from inversa.camera.noise import random_noise_levels
 from inversa.data.images import TRAIN_COLOR, VALIDATION
 
+SHIPPED_PC = A.phase_correlation
+
 
 def epe(a: torch.Tensor, b: torch.Tensor, s: int, h: int, w: int) -> float:
     """Mean end-point error (raw pixels) of two HR frame -> reference matrices."""
@@ -40,40 +43,14 @@ def epe(a: torch.Tensor, b: torch.Tensor, s: int, h: int, w: int) -> float:
 
 
 def lowpass_pc(sigma: float):
-    """Phase correlation (one peak) with the whitened cross-power times a Gaussian."""
-    def pc(frames: torch.Tensor, ref: torch.Tensor, peaks: int = 1) -> torch.Tensor:
-        k, h, w = frames.shape
-        win = torch.outer(torch.hann_window(h, periodic=False, dtype=frames.dtype),
-                          torch.hann_window(w, periodic=False, dtype=frames.dtype))
-        f0 = torch.fft.rfft2((ref - ref.mean()) * win)
-        fk = torch.fft.rfft2((frames - frames.mean(dim=(-2, -1), keepdim=True)) * win)
-        cross = fk * f0.conj()
-        fy = torch.fft.fftfreq(h, dtype=frames.dtype)[:, None]
-        fx = torch.fft.rfftfreq(w, dtype=frames.dtype)[None, :]
-        g = torch.exp(-(fx ** 2 + fy ** 2) / (2 * sigma ** 2))
-        corr = torch.fft.irfft2(cross / cross.abs().clamp(min=1e-12) * g, s=(h, w))
-        kk = torch.arange(k)
-        flat = corr.reshape(k, -1).argmax(dim=1)
-        iy, ix = flat // w, flat % w
-
-        def parabola(a, b, c):
-            den = a - 2 * c + b
-            return torch.where(den.abs() > 1e-12, 0.5 * (a - b) / den,
-                               torch.zeros_like(den)).clamp(-0.5, 0.5)
-
-        c0 = corr[kk, iy, ix]
-        px = ix.to(frames.dtype) + parabola(corr[kk, iy, (ix - 1) % w], corr[kk, iy, (ix + 1) % w], c0)
-        py = iy.to(frames.dtype) + parabola(corr[kk, (iy - 1) % h, ix], corr[kk, (iy + 1) % h, ix], c0)
-        px = torch.where(px > w / 2, px - w, px)
-        py = torch.where(py > h / 2, py - h, py)
-        return torch.stack([-px, -py], dim=1)
-    return pc
+    """The shipped phase correlation with its low-pass weighting on."""
+    return functools.partial(SHIPPED_PC, lowpass=sigma)
 
 
 def main() -> None:
     torch.set_num_threads(2)
     warnings.simplefilter("ignore")
-    shipped_pc = A.phase_correlation
+    shipped_pc = SHIPPED_PC
     variants = {
         "shipped": (shipped_pc, AlignConfig()),
         "low-pass PC 0.15": (lowpass_pc(0.15), AlignConfig()),

@@ -160,12 +160,14 @@ def _sample(img: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tens
 
 
 def phase_correlation(frames: torch.Tensor, ref: torch.Tensor, peaks: int = 1,
-                      ) -> torch.Tensor:
+                      lowpass: float = 0.0) -> torch.Tensor:
     """Translations ``t`` (K, 2) with ``frames[k](q) ~ ref(q + t)``, in pixels (x, y);
     with ``peaks > 1``, the ``peaks`` highest separate peaks, strongest first (K, peaks, 2).
 
     Normalised cross-power spectrum with a Hann window; each integer peak is refined by a
     parabola through its neighbours; a peak masks its 5 x 5 neighbourhood for the next.
+    ``lowpass > 0``: the normalised spectrum is weighted by ``exp(-|f|^2 / (2 lowpass^2))``
+    (``f`` in cycles per pixel), so that noise-dominated frequencies count less.
     """
     k, h, w = frames.shape
     win = torch.outer(torch.hann_window(h, periodic=False, dtype=frames.dtype),
@@ -173,7 +175,12 @@ def phase_correlation(frames: torch.Tensor, ref: torch.Tensor, peaks: int = 1,
     f0 = torch.fft.rfft2((ref - ref.mean()) * win)
     fk = torch.fft.rfft2((frames - frames.mean(dim=(-2, -1), keepdim=True)) * win)
     cross = fk * f0.conj()
-    corr = torch.fft.irfft2(cross / cross.abs().clamp(min=1e-12), s=(h, w))
+    spec = cross / cross.abs().clamp(min=1e-12)
+    if lowpass > 0:
+        fy = torch.fft.fftfreq(h, dtype=frames.dtype)[:, None]
+        fx = torch.fft.rfftfreq(w, dtype=frames.dtype)[None, :]
+        spec = spec * torch.exp(-(fx ** 2 + fy ** 2) / (2 * lowpass ** 2))
+    corr = torch.fft.irfft2(spec, s=(h, w))
     kk = torch.arange(k)
 
     def parabola(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
