@@ -15,7 +15,10 @@ translation 2, similarity 4, affine 6, homography 8 parameters, in normalised
 coordinates), linearised with the sampled gradient of the reference; ``rho`` is Huber or
 Tukey, applied by iteratively reweighted least squares with a scale ``1.4826 MAD(r)``.
 Coarse to fine on a pyramid (2x2 averages, positions tracked exactly), initialised by
-phase correlation of a half-resolution grey proxy for large shifts. The default image is
+phase correlation of a half-resolution grey proxy for large shifts (its whitened spectrum
+weighted by a Gaussian low-pass, ``phase_lowpass``: on faint, smooth frames the highest
+frequencies are mostly noise, and without it the start, hence the result, can be off by
+many pixels; ``benchmarks/align_large_shifts.out.txt``). The default image is
 the CFA luminance ``[1 2 1]^T [1 2 1] / 16 * y`` at every raw pixel (R/4 + G/2 + B/4 at any
 site of a Bayer mosaic, so it is consistent across frames and far less aliased than a
 single colour plane); on each frame only the ``max_points`` samples of strongest gradient
@@ -63,6 +66,9 @@ class AlignConfig:
     min_size: int = 64  # coarsest pyramid level, in proxy pixels
     robust: Literal["huber", "tukey", "none"] = "huber"
     phase_init: bool = True
+    # Gaussian weighting of the phase correlation's whitened spectrum (cycles per proxy
+    # pixel; 0: none): on faint, smooth frames the high frequencies are noise
+    phase_lowpass: float = 0.15
     tol: float = 2e-2  # stop when corners move less than this (raw pixels)
     min_overlap: float = 0.25
     min_ncc: float = 0.2
@@ -451,7 +457,8 @@ def _align(raw: torch.Tensor, config: AlignConfig, init: torch.Tensor | None,
     if init is None and config.phase_init:
         # the phase-correlation peaks, then (when n > 1) no motion
         n = max(config.candidates, 1)
-        shift = phase_correlation(grey[1:], grey[0], max(n - 1, 1)).reshape(k - 1, -1, 2)
+        shift = phase_correlation(grey[1:], grey[0], max(n - 1, 1),
+                                  lowpass=config.phase_lowpass).reshape(k - 1, -1, 2)
         starts = torch.eye(3, dtype=dt).repeat(k - 1, n, 1, 1)
         p = shift.shape[1]  # shifts of the half-resolution proxy: twice in raw pixels
         starts[:, :p, 0, 2], starts[:, :p, 1, 2] = 2 * shift[..., 0], 2 * shift[..., 1]
