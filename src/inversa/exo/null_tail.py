@@ -25,6 +25,7 @@ turn it off.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -69,7 +70,6 @@ class TailMap:
         return torch.from_numpy(out).to(snr.dtype if snr.is_floating_point() else torch.float32)
 
 
-
 def gaussian_pfa(snr: torch.Tensor) -> torch.Tensor:
     """Per-pixel false-alarm probability ``Phi(-y)`` of a Gaussian-equivalent S/N ``y``
     (NaN kept), e.g. ``y = g(s)``."""
@@ -100,15 +100,23 @@ def save_tails(tails: dict[str, TailMap], path: Path) -> None:
     path.write_text(json.dumps({k: asdict(t) for k, t in tails.items()}, indent=1) + "\n")
 
 
+@functools.lru_cache(maxsize=8)
+def _read_tails(path: str, mtime_ns: int) -> object:
+    """The parsed tail file, read once per version of the file (``paco_map`` and the deep
+    detector ask for it on every map)."""
+    return json.loads(Path(path).read_text())
+
+
 def load_tail(key: str, path: Path = TAIL_FILE) -> TailMap | None:
     """The shipped map for ``key`` (``"paco"`` or a deep model's name), None if absent."""
     if not path.exists():
         return None
     try:
-        d = json.loads(path.read_text()).get(key)
+        d = _read_tails(str(path), path.stat().st_mtime_ns).get(key)
         if d is None:
             return None
-        d["knots"], d["values"] = tuple(d["knots"]), tuple(d["values"])
+        d = {**d, "knots": tuple(d["knots"]), "values": tuple(d["values"]),
+             "meta": dict(d.get("meta") or {})}  # the cached entry stays as read
         return TailMap(**d)
     except (ValueError, TypeError, AttributeError, KeyError) as e:
         from inversa.errors import InputError
