@@ -289,16 +289,13 @@ def _ensemble(net, raw: torch.Tensor, cfa: str, m_hr: torch.Tensor, s: int, lv: 
                                 if config.flip_ensemble else [])
     turns = [False] + ([True] if config.transpose_ensemble and cfa in ("RGGB", "BGGR")
                        else [])
-    acc, wsum = None, None
+    if len(flips) * len(turns) == 1:
+        return net(raw, cfa, m_hr, s, lv, valid)
+    acc, wsum = 0.0, 0.0
     for fx, fy in flips:
         for tr in turns:
-            if not (fx or fy or tr):
-                x = net(raw, cfa, m_hr, s, lv, valid)
-                wgt = torch.ones_like(x[:, :1])
-            else:
-                x, wgt = _dihedral(net, raw, cfa, m_hr, s, lv, valid, fx, fy, tr)
-            acc = x * wgt if acc is None else acc + x * wgt
-            wsum = wgt if wsum is None else wsum + wgt
+            x, wgt = _dihedral(net, raw, cfa, m_hr, s, lv, valid, fx, fy, tr)
+            acc, wsum = acc + x * wgt, wsum + wgt
     return acc / wsum
 
 
