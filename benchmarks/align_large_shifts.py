@@ -7,7 +7,7 @@ Brooks noise) from the training photographs and the validation one (``rocket``),
 photograph and scale; never the test photographs. At x2 the same HR motion is twice as
 many raw pixels as at x4 (up to 12), beyond the Gauss-Newton basin, so the
 phase-correlation start decides. Error: mean end-point error over the frame in raw pixels
-(:func:`inversa.burst.align.endpoint_error` convention), frames 1..13; a frame counts as
+(:func:`inversa.burst.align.endpoint_error`, as bench_align.py), frames 1..13; a frame counts as
 misaligned beyond 1 raw pixel. Variants: the phase correlation with a Gaussian low-pass on
 the whitened cross-power (``AlignConfig.phase_lowpass``, cycles per proxy pixel; 0.15 is
 the default since this benchmark, 0 the behaviour before), and a lower pyramid floor
@@ -25,18 +25,16 @@ import torch
 from bench_lkr import bursts, make_burst
 from common import bundled
 
-from inversa.burst.align import AlignConfig, align_burst
+from inversa.burst.align import AlignConfig, align_burst, endpoint_error, hr_to_raw
 from inversa.camera.noise import random_noise_levels
 from inversa.data.images import TRAIN_COLOR, VALIDATION
 
 
-def epe(a: torch.Tensor, b: torch.Tensor, s: int, h: int, w: int) -> float:
-    """Mean end-point error (raw pixels) of two HR frame -> reference matrices."""
-    ys, xs = torch.meshgrid(torch.arange(0, h * s, 4.0, dtype=torch.float64),
-                            torch.arange(0, w * s, 4.0, dtype=torch.float64), indexing="ij")
-    p = torch.stack([xs.flatten(), ys.flatten(), torch.ones(xs.numel(), dtype=torch.float64)])
-    qa, qb = a @ p, b @ p
-    return float((qa[:2] / qa[2] - qb[:2] / qb[2]).norm(dim=0).mean()) / s
+def frame_errors(sb, config: AlignConfig) -> list[float]:
+    """End-point errors (raw pixels) of frames 1.. of a synthetic burst, as bench_align.py."""
+    _, h, w = sb.burst.raw.shape
+    est = align_burst(sb.burst.raw, config).matrices
+    return endpoint_error(est[1:], hr_to_raw(sb.motions, sb.scale)[1:], h, w).tolist()
 
 
 def main() -> None:
@@ -68,11 +66,7 @@ def main() -> None:
             per: dict[str, list[float]] = {}
             t0 = time.perf_counter()
             for name, sb in data:
-                _, h, w = sb.burst.raw.shape
-                m = align_burst(sb.burst.raw, cfg).to_hr(scale).to(torch.float64)
-                per.setdefault(name, []).extend(
-                    epe(m[i], sb.motions[i].to(torch.float64), scale, h, w)
-                    for i in range(1, len(m)))
+                per.setdefault(name, []).extend(frame_errors(sb, cfg))
             dt = (time.perf_counter() - t0) / len(data)
             e = np.concatenate([np.array(v) for v in per.values()])
             print(f"| x{scale} | {label} | {(e > 1).sum()} of {len(e)} | {np.median(e):.3f} | "
@@ -89,13 +83,7 @@ def held_out() -> None:
     for scale, seed0 in ((2, 8000), (4, 7000)):
         for label, cfg in (("no low-pass (before)", AlignConfig(phase_lowpass=0.0)),
                            ("low-pass 0.15 (shipped)", AlignConfig())):
-            e = []
-            for _, sb in bursts(4, scale, seed0):
-                _, h, w = sb.burst.raw.shape
-                m = align_burst(sb.burst.raw, cfg).to_hr(scale).to(torch.float64)
-                e += [epe(m[i], sb.motions[i].to(torch.float64), scale, h, w)
-                      for i in range(1, len(m))]
-            e = np.array(e)
+            e = np.array([v for _, sb in bursts(4, scale, seed0) for v in frame_errors(sb, cfg)])
             print(f"| x{scale} | {label} | {(e > 1).sum()} of {len(e)} | {np.median(e):.3f} | "
                   f"{e.mean():.3f} |", flush=True)
 
