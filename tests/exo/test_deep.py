@@ -187,3 +187,22 @@ def test_shipped_model_at_zero_false_alarms_on_a_small_case():
 
     tp_p, tp_d = found_before_a_false_alarm(paco), found_before_a_false_alarm(deep)
     assert tp_d >= 2 and tp_d >= tp_p - 1, (tp_d, tp_p)
+
+
+def test_generic_training_names_each_phase_of_its_progress(tmp_path):
+    from dataclasses import replace
+
+    from inversa.train.exo import ExoTrainSpec, train_exo, with_steps
+
+    spec = with_steps(ExoTrainSpec(out=tmp_path / "m.pt", cubes=1, size=48, subframes=2,
+                                   workdir=tmp_path / "work"), 2, 1e-3)
+    spec = replace(spec, deep=replace(spec.deep, samples=1))
+    seen: list = []
+    train_exo(spec, progress=lambda done, total, label: seen.append((label, done, total)))
+    labels = list(dict.fromkeys(s[0] for s in seen))
+    assert labels == ["simulating cubes", "samples from simulated cubes", "training steps"]
+    assert seen[-1] == ("training steps", 2, 2)
+    counts: list = []  # a two-argument callback still gets the counts
+    train_exo(replace(spec, workdir=tmp_path / "work2"),
+              progress=lambda done, total: counts.append((done, total)))
+    assert counts[-1] == (2, 2)

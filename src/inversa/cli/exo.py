@@ -18,15 +18,19 @@ app = typer.Typer(help="Exoplanet detection in angular differential imaging (ADI
 
 @contextlib.contextmanager
 def progress_bar(label: str) -> Iterator:
-    """A rich progress bar on stderr; yields a ``progress(done, total)`` callback."""
+    """A rich progress bar on stderr; yields a ``progress(done, total, label=None)``
+    callback (a new ``label`` names the phase the counts now belong to)."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    bar = Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+    bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                   TextColumn("{task.completed}/{task.total}"),
                    TimeRemainingColumn(), console=Console(stderr=True), transient=True)
     task = bar.add_task(label, total=None)
     with bar:
-        def update(done: int, total: int) -> None:
+        def update(done: int, total: int, label: str | None = None) -> None:
+            if label is not None:
+                bar.update(task, description=label)
             bar.update(task, completed=done, total=total)
 
         yield update
@@ -412,7 +416,7 @@ def train_cmd(
     spec = with_steps(spec, steps, lr)
     spec = replace(spec, deep=replace(spec.deep, samples=samples,
                                       train=replace(spec.deep.train, seed=seed)))
-    with progress_bar("simulating and sampling") as bar:
+    with progress_bar("simulating cubes") as bar:
         card = train_exo(spec, command="inversa " + " ".join(map(shlex.quote, sys.argv[1:])),
                          progress=bar)
     typer.echo(f"trained {card['training']['steps_done']} steps on {card['data']['samples']} "

@@ -13,6 +13,7 @@ shuffled angles; the simulated cubes, known to be source-free, may keep their tr
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from dataclasses import dataclass, field, replace
@@ -74,14 +75,24 @@ def train_exo(spec: ExoTrainSpec, command: str = "", progress=None) -> dict:
     gen = torch.Generator().manual_seed(spec.deep.train.seed)
     paco = PacoConfig(calibrate=False)
 
+    def phase(label: str):
+        """``progress`` for one phase: the bar restarts its count, named (a caller's
+        two-argument callback gets the counts only)."""
+        if progress is None:
+            return None
+        if len(inspect.signature(progress).parameters) < 3:
+            return progress
+        return lambda done, total: progress(done, total, label)
+
     def make():
-        sims = simulated_cubes(spec, progress)
+        sims = simulated_cubes(spec, phase("simulating cubes"))
         parts = [build_samples(sims, spec.deep.samples, gen,
-                               replace(spec.deep.sample, angles=spec.sim_angles), paco, progress)]
+                               replace(spec.deep.sample, angles=spec.sim_angles), paco,
+                               phase("samples from simulated cubes"))]
         if spec.extra:
             parts.append(build_samples(list(spec.extra), spec.deep.samples, gen,
                                        replace(spec.deep.sample, angles="shuffled"), paco,
-                                       progress))
+                                       phase("samples from your cubes")))
         return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
     x, y = cached_samples(work, make)
@@ -89,7 +100,7 @@ def train_exo(spec: ExoTrainSpec, command: str = "", progress=None) -> dict:
     torch.manual_seed(spec.deep.train.seed)
     model = DeepDetector(channels=1)
     res = train_detector(model, x, y, spec.deep, work, show_progress=progress is None,
-                         on_step=progress)
+                         on_step=phase("training steps"))
     save_detector(model, out)
     card = {
         "model": "exo_deep: U-Net (inversa.nets.unet) on PACO's per-frame whitened evidence "
