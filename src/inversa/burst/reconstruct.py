@@ -269,10 +269,11 @@ def _dihedral(net, raw: torch.Tensor, cfa: str, m_hr: torch.Tensor, s: int, lv: 
     m = f @ m_hr @ f
     if transpose:
         p = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=m.dtype)
-        x = net(r.transpose(-1, -2).contiguous(), cfa, p @ m @ p, s, lv,
-                None if v is None else v.transpose(-1, -2).contiguous()).transpose(-1, -2)
-    else:
-        x = net(r.contiguous(), cfa, m, s, lv, None if v is None else v.contiguous())
+        r, m = r.transpose(-1, -2), p @ m @ p
+        v = None if v is None else v.transpose(-1, -2)
+    x = net(r.contiguous(), cfa, m, s, lv, None if v is None else v.contiguous())
+    if transpose:
+        x = x.transpose(-1, -2)
     if dims:
         x = x.flip(dims)
     out = x.new_zeros(1, x.shape[1], h * s, w * s)
