@@ -34,6 +34,7 @@ import math
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,7 @@ from inversa.exo.deep.detect import DeepConfig, fit_observation
 from inversa.exo.deep.model import has_detector
 from inversa.exo.inject import Companion, inject
 from inversa.exo.paco import PacoConfig, paco_map, unbiased_flux
+from inversa.exo.simulate import simulate
 from inversa.exo.snrmap import snr_map
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,9 +118,16 @@ def main() -> None:
     ap.add_argument("--campaign", action="store_true")
     ap.add_argument("--skip-per-observation", action="store_true")
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--campaign-angles", choices=("shuffled", "true"), default="shuffled",
+                    help="shuffled: inject into the cube with its angles shuffled; true: "
+                         "into its companion-free twin with the true angles")
     ap.add_argument("--figure", default=str(ROOT / "docs/figures"), help="'' writes none")
     ap.add_argument("--model", default="exo_deep", help="generic model: shipped name or .pt")
     ap.add_argument("--no-tail", action="store_true", help="without the shipped null tail")
+    ap.add_argument("--paco-detrend", type=int, default=0,
+                    help="also run PACO with each pixel's trend of this degree removed")
+    ap.add_argument("--paco-detrend-arc", type=float, default=PacoConfig.detrend_arc,
+                    help="... beyond the separation where trajectories span this many FWHM")
     args = ap.parse_args()
     torch.set_num_threads(2)
     warnings.filterwarnings("ignore")
@@ -127,6 +136,9 @@ def main() -> None:
         import vip_hci as vip
         from vip_hci.invprob.paco import FastPACO
     methods = ["inversa PACO", "inversa PCA (5)"]
+    detrended = f"inversa PACO (detrend {args.paco_detrend})"
+    if args.paco_detrend:
+        methods.append(detrended)
     if not args.skip_per_observation:
         methods.append("deep (per observation)")
     if has_detector(args.model):
@@ -136,7 +148,7 @@ def main() -> None:
     res = {m: {"pos": [], "neg": [], "time": [], "flux": [], "bg": []} for m in methods}
     deep_main = "deep (per observation)" if "deep (per observation)" in methods else \
         "deep (generic model)"
-    rates = {m: {} for m in ("inversa PACO", deep_main)}
+    rates = {m: {} for m in ("inversa PACO", deep_main, detrended) if m in methods}
     train_info = []
     example = {}
     for k in range(args.cubes):
@@ -151,6 +163,15 @@ def main() -> None:
         res["inversa PACO"]["flux"] += fluxes(maps["inversa PACO"], sim.cube, sim.angles,
                                               sim.psf, pm.scale, truths, comps, f,
                                               PacoConfig(calibrate=False))
+        if args.paco_detrend:
+            cfg = PacoConfig(detrend=args.paco_detrend, detrend_arc=args.paco_detrend_arc)
+            t0 = time.perf_counter()
+            pm = paco_map(sim.cube, sim.angles, sim.psf, cfg)
+            res[detrended]["time"].append(time.perf_counter() - t0)
+            maps[detrended] = pm.snr.numpy()
+            res[detrended]["flux"] += fluxes(maps[detrended], sim.cube, sim.angles, sim.psf,
+                                             pm.scale, truths, comps, f,
+                                             replace(cfg, calibrate=False))
         t0 = time.perf_counter()
         maps["inversa PCA (5)"] = snr_map(pca_adi(sim.cube, sim.angles, 5, mask_radius=f),
                                           f).numpy()
@@ -188,7 +209,8 @@ def main() -> None:
         if k == 0:
             example = {"maps": maps, "truths": truths}
         if args.campaign:
-            campaign(sim, f, fitted.get(deep_main), deep_main, rates, args.repeats, seed)
+            campaign(sim, f, fitted.get(deep_main), deep_main, rates, args.repeats, seed,
+                     args.paco_detrend, args.campaign_angles, args.paco_detrend_arc)
 
     n_pos = len(res["inversa PACO"]["pos"])
     print(f"\n{args.cubes} cubes x 4 companions = {n_pos} companions, contrasts 1e-5..2e-4, "
@@ -224,27 +246,40 @@ def main() -> None:
               f"init {train_info[0]['init']})")
     if args.campaign:
         print(f"\ncontrast at 50 % detection (S/N >= 5), {args.cubes} cubes x {args.repeats} "
-              "position-angle sets per contrast")
+              f"position-angle sets per contrast, {args.campaign_angles} angles")
         curves = {m: contrast_at_half(rates[m], SEPS, CONTRASTS) for m in rates}
-        print("| separation (px) | lambda/D | " + " | ".join(rates) + " | gain (mag) |")
-        print("|---|---|" + "---|" * len(rates) + "---|")
-        gains = []
+        others = [m for m in rates if m != "inversa PACO"]
+        print("| separation (px) | lambda/D | " + " | ".join(rates) + " | "
+              + " | ".join(f"gain of {m} (mag)" for m in others) + " |")
+        print("|---|---|" + "---|" * (len(rates) + len(others)))
+        gains = {m: [] for m in others}
         for i, s in enumerate(SEPS):
-            cp, cd = curves["inversa PACO"][i], curves[deep_main][i]
-            g = 2.5 * math.log10(cp / cd) if cp > 0 and cd > 0 else math.nan
-            gains.append(g)
-            print(f"| {s:.0f} | {s / 4:.0f} | {cp:.2e} | {cd:.2e} | {g:+.2f} |")
-        print(f"mean gain 2-8 lambda/D: {np.nanmean(gains):+.2f} mag")
+            cp = curves["inversa PACO"][i]
+            for m in others:
+                cd = curves[m][i]
+                gains[m].append(2.5 * math.log10(cp / cd) if cp > 0 and cd > 0 else math.nan)
+            print(f"| {s:.0f} | {s / 4:.0f} | " + " | ".join(f"{curves[m][i]:.2e}" for m in rates)
+                  + " | " + " | ".join(f"{gains[m][-1]:+.2f}" for m in others) + " |")
+        for m in others:
+            print(f"mean gain of {m}, 2-8 lambda/D: {np.nanmean(gains[m]):+.2f} mag")
         example["curves"] = curves
     if args.figure:
         plot(example, Path(args.figure))
     sys.stdout.flush()
 
 
-def campaign(sim, f, fitted, name: str, rates, repeats: int, seed: int) -> None:
-    """Injections with shuffled angles into the cube; detection rate at S/N >= 5."""
-    g = torch.Generator().manual_seed(seed + 99)
-    ang = sim.angles[torch.randperm(len(sim.angles), generator=g)]
+def campaign(sim, f, fitted, name: str, rates, repeats: int, seed: int, detrend: int = 0,
+             angles: str = "shuffled", arc: float = PacoConfig.detrend_arc) -> None:
+    """Injections, detection rate at S/N >= 5. ``shuffled``: into the cube with its angles
+    shuffled (its companions no longer add up, nor does anything that varies smoothly in
+    time); ``true``: into the same observation simulated without its companions (same
+    seed), with the true angles, as real data would be."""
+    if angles == "true":
+        sim = simulate(sim.config, [], seed=seed)
+        ang = sim.angles
+    else:
+        g = torch.Generator().manual_seed(seed + 99)
+        ang = sim.angles[torch.randperm(len(sim.angles), generator=g)]
     shape = tuple(sim.cube.shape[-2:])
     rng = np.random.default_rng(seed)
     for c in CONTRASTS:
@@ -254,6 +289,9 @@ def campaign(sim, f, fitted, name: str, rates, repeats: int, seed: int) -> None:
                      for i, s in enumerate(SEPS)]
             cube = inject(sim.cube, ang, sim.psf, comps)
             snrs = {"inversa PACO": paco_map(cube, ang, sim.psf).snr.numpy()}
+            if detrend:
+                snrs[f"inversa PACO (detrend {detrend})"] = paco_map(
+                    cube, ang, sim.psf, PacoConfig(detrend=detrend, detrend_arc=arc)).snr.numpy()
             if fitted is not None:
                 snrs[name] = fitted.apply(cube, ang, sim.psf).snr.numpy()
             for m, snr in snrs.items():

@@ -9,9 +9,10 @@ should then have unit variance and Gaussian tails. The speckles drift during the
 sequence (``SimConfig.drift_rms``), and a drift linear in time is also linear in the
 parallactic angle, the one order the null does not share. Each pixel's time series is
 fitted by a polynomial of degree ``d`` in time (least squares) and the fit above the
-constant removed (``d = 0``: PACO as shipped), then PACO runs on the true and the
-reversed angles. Printed: the calibrated true-angle S/N's std, 99.99 % quantile and
-shares at or above 3 and 4 (Gaussian 1.3e-3, 3.2e-5), and the maximum.
+constant removed (``d = 0``: PACO as shipped; ``inversa.exo.detrend``, which
+``PacoConfig(detrend=...)`` now applies where trajectories are long), then PACO runs on
+the true and the reversed angles. Printed: the calibrated true-angle S/N's std, 99.99 %
+quantile and shares at or above 3 and 4 (Gaussian 1.3e-3, 3.2e-5), and the maximum.
 """
 
 from __future__ import annotations
@@ -22,35 +23,11 @@ import warnings
 import numpy as np
 import torch
 
+from inversa.exo.detrend import detrend
 from inversa.exo.geometry import polar_grid
 from inversa.exo.paco import PacoConfig, annulus_scale, paco_map
 from inversa.exo.psf import fwhm as psf_fwhm
 from inversa.exo.simulate import SimConfig, simulate
-
-
-def detrend(cube: torch.Tensor, degree: int) -> torch.Tensor:
-    """Remove each pixel's polynomial trend in time above the constant (T, H, W) or
-    (L, T, H, W).
-
-    With ``u_t`` the frame index scaled to ``[-1, 1]`` and ``P`` the (T, degree)
-    Legendre-like basis ``u^1 .. u^degree`` made orthogonal to the constant and to each
-    other, the least-squares fit ``P (P^T P)^-1 P^T r`` of every pixel's series ``r`` is
-    subtracted; the temporal mean (PACO's ``m``) is kept. ``degree = 0`` returns the cube.
-
-    The hypothesis tested: speckles that drift leave, at a fixed pixel, a residual that
-    varies smoothly with time, as the parallactic angle does, so it might add up along
-    the true trajectories more than along reversed ones. A source crosses a pixel in a
-    few frames and would lose only the projection of that short bump on the slow basis.
-    """
-    if degree <= 0:
-        return cube
-    t_count = cube.shape[-3]
-    u = torch.linspace(-1.0, 1.0, t_count, dtype=torch.float64)
-    basis = torch.stack([torch.ones_like(u)] + [u ** k for k in range(1, degree + 1)], 1)
-    q, _ = torch.linalg.qr(basis)
-    q = q[:, 1:].to(cube.dtype)                       # (T, degree), orthonormal, zero mean
-    coef = torch.einsum("td,...thw->...dhw", q, cube)
-    return cube - torch.einsum("td,...dhw->...thw", q, coef)
 
 
 def main() -> None:

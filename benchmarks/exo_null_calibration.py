@@ -41,17 +41,22 @@ def main() -> None:
     ap.add_argument("--save", default="", help="write every method's S/N values (.npz)")
     ap.add_argument("--model", default="exo_deep", help="deep model: shipped name or .pt")
     ap.add_argument("--no-tail", action="store_true", help="without the shipped null tail")
+    ap.add_argument("--paco-detrend", type=int, default=0,
+                    help="also PACO with each pixel's trend of this degree removed")
     args = ap.parse_args()
     torch.set_num_threads(2)
     warnings.filterwarnings("ignore")
-    methods = ["inversa PACO"] + (["deep (generic model)"] if has_detector(args.model) else [])
+    detrended = f"inversa PACO (detrend {args.paco_detrend})"
+    methods = ["inversa PACO"] + ([detrended] if args.paco_detrend else []) \
+        + (["deep (generic model)"] if has_detector(args.model) else [])
     stats = {m: {"pixels": 0, "above": {t: 0 for t in THRESHOLDS},
                  "peaks": {t: 0 for t in THRESHOLDS}, "max": [], "time": [], "values": []}
              for m in methods}
-    keys = {"paco": "inversa PACO", args.model: "deep (generic model)"}
+    keys = {"paco": "inversa PACO", "paco_detrend": detrended, args.model: "deep (generic model)"}
     deep = args.model if "deep (generic model)" in stats else None
-    for k, (seed, f, sep, by_key, seconds) in enumerate(null_maps(args.cubes, args.seed0, deep,
-                                                                  null_tail=not args.no_tail)):
+    runs = null_maps(args.cubes, args.seed0, deep, null_tail=not args.no_tail,
+                     paco_detrend=args.paco_detrend)
+    for k, (seed, f, sep, by_key, seconds) in enumerate(runs):
         maps = {keys[key]: snr for key, snr in by_key.items()}
         for key, sec in seconds.items():
             stats[keys[key]]["time"].append(sec)
@@ -86,8 +91,10 @@ def main() -> None:
             print(f"| {m} | {t:.0f} | {s['above'][t]} | {share:.1e} | {g:.1e} | "
                   f"{share / g:.2f} | {n_pk} | {lo_r:.2f} - {hi_r:.2f} |")
     if args.save:
-        np.savez_compressed(args.save, **{("paco" if "PACO" in m else "exo_deep"):
-                                          np.concatenate(stats[m]["values"]) for m in methods})
+        names = {"inversa PACO": "paco", detrended: "paco_detrend",
+                 "deep (generic model)": "exo_deep"}
+        np.savez_compressed(args.save, **{names[m]: np.concatenate(stats[m]["values"])
+                                          for m in methods})
     for m in methods:
         s = stats[m]
         print(f"{m}: {s['pixels']} pixels, max S/N {max(s['max']):.2f}, "

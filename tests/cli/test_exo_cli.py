@@ -116,6 +116,20 @@ def test_bad_input(sim, tmp_path):
            tmp_path, "nothing to inject")
 
 
+def test_detect_paco_detrended(sim, tmp_path):
+    cube, ang, psf = sim / "cube.fits", sim / "angles.fits", sim / "psf.fits"
+    out = tmp_path / "det"
+    _ok(["exo", "detect", cube, "--angles", ang, "--psf", psf, "--detrend", 1, "-o", out])
+    assert json.loads((out / "report.json").read_text())["config"]["paco"]["detrend"] == 1
+    cands = Table.read(out / "candidates.ecsv")
+    truth = json.loads((sim / "truth.json").read_text())["companions"]
+    assert all(any(np.hypot(r["x"] - t["x"], r["y"] - t["y"]) < 2 for r in cands) for t in truth)
+    _fails(["exo", "detect", cube, "--angles", ang, "--psf", psf, "--detrend", 7, "-o",
+            tmp_path / "o"], tmp_path, "--detrend")
+    _fails(["exo", "detect", cube, "--angles", ang, "--psf", psf, "--detrend", 1, "--method",
+            "pca", "-o", tmp_path / "o"], tmp_path, "only with --method paco")
+
+
 def test_detect_deep_per_observation_and_shipped(sim, tmp_path):
     from inversa.exo.deep.model import has_detector
 

@@ -193,7 +193,7 @@ def inject_cmd(
 
 
 def _detect_config(method: str, threshold: float, ncomp: int, annular: bool, robust: bool,
-                   drop_bad_frames: bool, chunk: int):
+                   drop_bad_frames: bool, chunk: int, detrend: int = 0):
     from inversa.exo.detect import DetectConfig
     from inversa.exo.paco import PacoConfig
 
@@ -201,8 +201,12 @@ def _detect_config(method: str, threshold: float, ncomp: int, annular: bool, rob
         raise InputError("must be >= 1", field="--ncomp")
     if chunk < 16:
         raise InputError("must be >= 16", field="--chunk")
+    if not 0 <= detrend <= 3:
+        raise InputError("must be 0 (off), 1, 2 or 3", field="--detrend")
+    if detrend and method != "paco":
+        raise InputError("only with --method paco", field="--detrend")
     return DetectConfig(method=method, threshold=threshold, ncomp=ncomp, annular=annular,
-                        paco=PacoConfig(robust=robust, chunk=chunk),
+                        paco=PacoConfig(robust=robust, chunk=chunk, detrend=detrend),
                         drop_bad_frames=drop_bad_frames)
 
 
@@ -246,6 +250,9 @@ def detect_cmd(
     robust: bool = typer.Option(False, help="PACO: down-weight frames that do not fit"),
     drop_bad_frames: bool = typer.Option(False, help="Remove frames of poor quality"),
     chunk: int = typer.Option(1024, help="PACO: pixels per chunk (memory)"),
+    detrend: int = typer.Option(0, help="PACO: remove each pixel's polynomial trend in time "
+                                        "of this degree (drifting speckles; 1 is the one "
+                                        "measured) where trajectories span 3 FWHM or more"),
     model: str | None = typer.Option(None, help="deep: a shipped model name (exo_deep) or a "
                                                 ".pt file; default: train on this cube"),
     train_samples: int = typer.Option(40, help="deep: injected training samples"),
@@ -269,7 +276,8 @@ def detect_cmd(
     from inversa.exo.detect import detect, write_outputs
     from inversa.exo.io import read_observation
 
-    cfg = _detect_config(method, threshold, ncomp, annular, robust, drop_bad_frames, chunk)
+    cfg = _detect_config(method, threshold, ncomp, annular, robust, drop_bad_frames, chunk,
+                         detrend)
     cfg = _with_deep(cfg, model, train_samples, train_steps, workdir, seed)
     check_new_folder(out)
     obs = read_observation(cube, angles, psf, psf_scale)

@@ -125,11 +125,12 @@ def load_tail(key: str, path: Path = TAIL_FILE) -> TailMap | None:
 
 
 def null_maps(cubes: int, seed0: int, deep_model: str | None = "exo_deep",
-              null_tail: bool = False
+              null_tail: bool = False, paco_detrend: int = 0
               ) -> Iterator[tuple[int, float, torch.Tensor, dict, dict]]:
     """For each of ``cubes`` companion-free simulated cubes with the true angles (seeds
     ``seed0``..): ``(seed, fwhm, separation grid, S/N maps, seconds)``, the maps and
-    their wall times keyed ``"paco"`` and ``deep_model`` (when given), each calibrated,
+    their wall times keyed ``"paco"``, ``"paco_detrend"`` (PACO with ``detrend =
+    paco_detrend``, when positive) and ``deep_model`` (when given), each calibrated,
     with the shipped tail map applied if ``null_tail``."""
     from dataclasses import replace
 
@@ -148,6 +149,12 @@ def null_maps(cubes: int, seed0: int, deep_model: str | None = "exo_deep",
         maps["paco"] = paco_map(sim.cube, sim.angles, sim.psf,
                                 PacoConfig(null_tail=null_tail)).snr
         seconds["paco"] = time.perf_counter() - t0
+        if paco_detrend:
+            t0 = time.perf_counter()
+            maps["paco_detrend"] = paco_map(sim.cube, sim.angles, sim.psf,
+                                            PacoConfig(null_tail=null_tail,
+                                                       detrend=paco_detrend)).snr
+            seconds["paco_detrend"] = time.perf_counter() - t0
         if deep_model:
             t0 = time.perf_counter()
             cfg = replace(DeepConfig(model=deep_model, seed=seed), null_tail=null_tail)

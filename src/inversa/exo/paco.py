@@ -44,7 +44,8 @@ from dataclasses import dataclass
 import torch
 
 from inversa.errors import InputError
-from inversa.exo.geometry import polar_grid, trajectory
+from inversa.exo.detrend import detrend as remove_trend
+from inversa.exo.geometry import polar_grid, to_polar, trajectory
 from inversa.exo.inject import Companion, inject
 from inversa.exo.psf import StampBank, check_psf, disc_offsets, fwhm
 
@@ -62,6 +63,8 @@ class PacoConfig:
     jitter: float = 1e-6            # relative ridge added to C before inversion
     calibrate: bool = True          # rescale S/N (and flux_err) to unit robust std per annulus
     null_tail: bool = True          # then map the S/N's far tail to Gaussian (exo.null_tail)
+    detrend: int = 0                # remove each pixel's polynomial trend in time (exo.detrend)
+    detrend_arc: float = 3.0        # ... for candidates whose trajectory spans this many FWHM
 
 
 @dataclass
@@ -141,9 +144,11 @@ def _impute(cube: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 class _Frames:
     """One channel's frames prepared for patch extraction."""
 
-    def __init__(self, cube: torch.Tensor, psf: torch.Tensor, radius: float, steps: int):
+    def __init__(self, cube: torch.Tensor, psf: torch.Tensor, radius: float, steps: int,
+                 detrend: int = 0):
         self.t, self.h, self.w = cube.shape
         data, reject = _impute(cube.to(torch.float32))
+        data = remove_trend(data, detrend)
         self.flat = data.reshape(self.t, -1)
         self.bad = reject.reshape(self.t, -1)
         self.any_bad = bool(self.bad.any())
@@ -271,38 +276,74 @@ def paco_at(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor, xs: tor
     sub-pixel positions allowed). Spectral cubes sum ``a`` and ``b`` over channels (the
     same flux in PSF units in every channel)."""
     cubes, psfs = _channels(cube, psf, angles)
-    _, radius, _ = _geometry(psfs, config)
+    f, radius, _ = _geometry(psfs, config)
     xs = torch.as_tensor(xs, dtype=torch.float64).reshape(-1)
     ys = torch.as_tensor(ys, dtype=torch.float64).reshape(-1)
     a = torch.zeros(xs.shape[0])
     b = torch.zeros_like(a)
     var = torch.zeros_like(a)
-    for c in range(cubes.shape[0]):
-        fr = _Frames(cubes[c], psfs[c], radius, config.bank_steps)
-        ac, bc, vc = _ab(fr, angles, xs, ys, config)
-        a, b, var = a + ac, b + bc, var + vc
+    cut = trend_cut(angles, f, config)
+    plain, outer = _frame_sets(cubes, psfs, radius, config, cut)
+    far = to_polar(xs, ys, tuple(cubes.shape[-2:]))[0] >= cut
+    for frs, sel in ((plain, ~far), (outer, far)):
+        if frs is None or not bool(sel.any()):
+            continue
+        for fr in frs:
+            ac, bc, vc = _ab(fr, angles, xs[sel], ys[sel], config)
+            a[sel], b[sel], var[sel] = a[sel] + ac, b[sel] + bc, var[sel] + vc
     return b / a, var.sqrt() / a, b / var.sqrt()
 
 
 def _abv_map(frames: list[_Frames], angles: torch.Tensor, order: torch.Tensor,
              shape: tuple[int, int], chunk: int, progress: Callable[[int, int], None] | None,
-             cfg: PacoConfig, done: int = 0, total: int | None = None
+             cfg: PacoConfig, done: int = 0, total: int | None = None,
+             outer: list[_Frames] | None = None, cut: float = math.inf
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``a``, ``b``, ``Var(b)`` maps at the pixels ``order`` (sorted by separation); those
+    at a separation of ``cut`` or more use the ``outer`` frames (detrended) when given."""
     h, w = shape
     out = [torch.full((h * w,), math.nan) for _ in range(3)]
     total = total or len(order)
+    if outer is not None:
+        sep, _ = polar_grid(shape)
+        far = sep.reshape(-1)[order] >= cut
     for s in range(0, len(order), chunk):
         idx = order[s:s + chunk]
         xs, ys = (idx % w).to(torch.float64), (idx // w).to(torch.float64)
         acc = [torch.zeros(len(idx)) for _ in range(3)]
-        for fr in frames:
-            for k, v in enumerate(_ab(fr, angles, xs, ys, cfg)):
-                acc[k] += v
+        parts = [(frames, slice(None))] if outer is None else \
+            [(frames, ~far[s:s + chunk]), (outer, far[s:s + chunk])]
+        for frs, sel in parts:
+            for fr in frs:
+                for k, v in enumerate(_ab(fr, angles, xs[sel], ys[sel], cfg)):
+                    acc[k][sel] += v
         for k in range(3):
             out[k][idx] = acc[k]
         if progress is not None:
             progress(done + min(s + chunk, len(order)), total)
     return out[0].reshape(h, w), out[1].reshape(h, w), out[2].reshape(h, w)
+
+
+def trend_cut(angles: torch.Tensor, fwhm: float, config: PacoConfig) -> float:
+    """The separation (pixels) beyond which ``config.detrend`` applies: where a
+    trajectory spans ``config.detrend_arc`` FWHM over the field rotation (closer in, a
+    source sits on each pixel for a large share of the frames and the trend fit would
+    absorb it); ``inf`` when there is nothing to detrend."""
+    span = math.radians(float(angles.max() - angles.min()))
+    if config.detrend <= 0 or span <= 0:
+        return math.inf
+    return config.detrend_arc * fwhm / span
+
+
+def _frame_sets(cubes: torch.Tensor, psfs: torch.Tensor, radius: float, config: PacoConfig,
+                cut: float) -> tuple[list[_Frames], list[_Frames] | None]:
+    """Plain frames of every channel, and their detrended twins when ``cut`` is finite."""
+    plain = [_Frames(cubes[c], psfs[c], radius, config.bank_steps)
+             for c in range(cubes.shape[0])]
+    if not math.isfinite(cut):
+        return plain, None
+    return plain, [_Frames(cubes[c], psfs[c], radius, config.bank_steps, config.detrend)
+                   for c in range(cubes.shape[0])]
 
 
 def paco_map(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor,
@@ -329,16 +370,17 @@ def paco_map(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor,
     sep, _ = polar_grid((h, w))
     order = torch.argsort(sep.reshape(-1))
     order = order[sep.reshape(-1)[order] >= inner]
-    frames = [_Frames(cubes[c], psfs[c], radius, config.bank_steps)
-              for c in range(cubes.shape[0])]
+    cut = trend_cut(angles, f, config)
+    frames, outer = _frame_sets(cubes, psfs, radius, config, cut)
     total = len(order) * (2 if config.calibrate else 1)
     a, b, var = _abv_map(frames, angles, order, (h, w), config.chunk, progress, config,
-                         total=total)
+                         total=total, outer=outer, cut=cut)
     snr, err = b / var.sqrt(), var.sqrt() / a
     scale = None
     if config.calibrate:
         _, b_r, var_r = _abv_map(frames, angles.flip(0), order, (h, w), config.chunk,
-                                 progress, config, done=len(order), total=total)
+                                 progress, config, done=len(order), total=total,
+                                 outer=outer, cut=cut)
         scale = annulus_scale(b_r / var_r.sqrt(), f)
         snr, err = snr / scale, err * scale
         if config.null_tail:
@@ -407,8 +449,6 @@ def unbiased_estimate(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tenso
     more than a small one), and ``kappa`` is the slope of ``r`` at the root, measured over
     one standard deviation ``err``."""
     xs, ys = torch.tensor([x], dtype=torch.float64), torch.tensor([y], dtype=torch.float64)
-    from inversa.exo.geometry import to_polar
-
     sep, pa = to_polar(x, y, tuple(cube.shape[-2:]))
 
     def residual(f: float) -> tuple[float, float]:

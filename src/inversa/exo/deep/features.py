@@ -41,7 +41,15 @@ from dataclasses import dataclass
 import torch
 
 from inversa.exo.geometry import polar_grid
-from inversa.exo.paco import PacoConfig, _ab_terms, _channels, _Frames, _geometry, annulus_stats
+from inversa.exo.paco import (
+    PacoConfig,
+    _ab_terms,
+    _channels,
+    _frame_sets,
+    _geometry,
+    annulus_stats,
+    trend_cut,
+)
 
 CHANNELS = 10
 FEATURE_VERSION = 1
@@ -79,18 +87,23 @@ def frame_terms(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor,
     sep, _ = polar_grid((h, w))
     order = torch.argsort(sep.reshape(-1))
     order = order[sep.reshape(-1)[order] >= inner]
-    frames = [_Frames(cubes[c], psfs[c], radius, config.bank_steps)
-              for c in range(cubes.shape[0])]
+    cut = trend_cut(angles, f, config)
+    frames, outer = _frame_sets(cubes, psfs, radius, config, cut)
+    far_all = sep.reshape(-1) >= cut
     out = [torch.full((h * w, t_count), math.nan) for _ in range(3)]
     for s in range(0, len(order), config.chunk):
         idx = order[s:s + config.chunk]
-        xs, ys = (idx % w).to(torch.float64), (idx // w).to(torch.float64)
-        acc = None
-        for fr in frames:
-            sel, *terms = _ab_terms(fr, angles, xs, ys, config)
-            acc = terms if acc is None else [p + q for p, q in zip(acc, terms)]
-        for k in range(3):
-            out[k][idx[sel]] = acc[k]
+        far = far_all[idx]
+        for frs, part in ((frames, idx[~far]), (outer, idx[far])):
+            if frs is None or len(part) == 0:
+                continue
+            xs, ys = (part % w).to(torch.float64), (part // w).to(torch.float64)
+            acc = None
+            for fr in frs:
+                sel, *terms = _ab_terms(fr, angles, xs, ys, config)
+                acc = terms if acc is None else [p + q for p, q in zip(acc, terms)]
+            for k in range(3):
+                out[k][part[sel]] = acc[k]
         if progress is not None:
             progress(min(s + config.chunk, len(order)), len(order))
     a, b, var = (o.T.reshape(t_count, h, w).contiguous() for o in out)
