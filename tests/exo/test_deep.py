@@ -206,3 +206,25 @@ def test_generic_training_names_each_phase_of_its_progress(tmp_path):
     train_exo(replace(spec, workdir=tmp_path / "work2"),
               progress=lambda done, total: counts.append((done, total)))
     assert counts[-1] == (2, 2)
+
+
+def test_the_features_trend_removal_travels_with_the_weights(small_sim, tmp_path):
+    from dataclasses import replace
+
+    from inversa.exo.deep.detect import DeepConfig, fit_observation
+    from inversa.exo.deep.training import cached_samples
+    from inversa.train.exo import ExoTrainSpec, train_exo, with_steps
+
+    spec = with_steps(ExoTrainSpec(out=tmp_path / "m.pt", cubes=1, size=48, subframes=2,
+                                   workdir=tmp_path / "work", detrend=1), 2, 1e-3)
+    card = train_exo(replace(spec, deep=replace(spec.deep, samples=1)))
+    assert card["data"]["detrend"] == 1
+    model = load_detector(tmp_path / "m.pt")
+    assert model.detrend == 1 and load_detector("exo_deep").detrend == 0
+    # detection computes the features the way the model was trained, whatever it is told
+    fit = fit_observation(small_sim.cube, small_sim.angles, small_sim.psf,
+                          DeepConfig(model=str(tmp_path / "m.pt"), nulls=1))
+    assert fit.config.paco.detrend == 1
+    # samples made one way are not reused for another
+    with pytest.raises(InputError, match="detrend=1"):
+        cached_samples(tmp_path / "work", lambda: None, key="detrend=0")

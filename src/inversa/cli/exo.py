@@ -386,6 +386,9 @@ def train_cmd(
     sim_angles: str = typer.Option("shuffled", help="Angle order of the simulated cubes' "
                                    "samples: shuffled, true or mixed (your observations are "
                                    "always shuffled)"),
+    detrend: int = typer.Option(0, help="Features from PACO statistics with each pixel's "
+                                        "trend in time of this degree removed (see "
+                                        "`exo detect --detrend`); kept in the weights"),
 ) -> None:
     """Train the generic deep detector on simulated cubes (and your observations): the
     model `inversa exo detect --method deep --model NAME` uses directly, and that
@@ -412,6 +415,8 @@ def train_cmd(
 
     if sim_angles not in ANGLE_MODES:
         raise InputError(f"must be one of {', '.join(ANGLE_MODES)}", field="--sim-angles")
+    if not 0 <= detrend <= 3:
+        raise InputError("must be 0 (off), 1, 2 or 3", field="--detrend")
     extra = []
     for p in observation:
         obs = read_observation(p, None, None, 1.0)
@@ -420,7 +425,7 @@ def train_cmd(
                              source=str(p))
         extra.append((obs.cube, obs.angles, obs.psf))
     spec = ExoTrainSpec(out=out, cubes=cubes, seed0=seed0, size=size, workdir=workdir,
-                        extra=tuple(extra), sim_angles=sim_angles)
+                        extra=tuple(extra), sim_angles=sim_angles, detrend=detrend)
     spec = with_steps(spec, steps, lr)
     spec = replace(spec, deep=replace(spec.deep, samples=samples,
                                       train=replace(spec.deep.train, seed=seed)))

@@ -42,6 +42,7 @@ class ExoTrainSpec:
     # angle order of the simulated cubes' samples (they are source-free); user cubes are
     # always shuffled (an unknown real source must not be learned as background)
     sim_angles: str = "shuffled"
+    detrend: int = 0     # PacoConfig.detrend of the features (recorded in the weights)
     extra: tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], ...] = ()
 
 
@@ -73,7 +74,7 @@ def train_exo(spec: ExoTrainSpec, command: str = "", progress=None) -> dict:
     work = Path(spec.workdir) if spec.workdir else out.with_suffix(".work")
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(spec.deep.train.seed)
-    paco = PacoConfig(calibrate=False)
+    paco = PacoConfig(calibrate=False, detrend=spec.detrend)
 
     def phase(label: str):
         """``progress`` for one phase: the bar restarts its count, named (a caller's
@@ -95,10 +96,10 @@ def train_exo(spec: ExoTrainSpec, command: str = "", progress=None) -> dict:
                                        phase("samples from your cubes")))
         return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
-    x, y = cached_samples(work, make)
+    x, y = cached_samples(work, make, key=f"detrend={spec.detrend}")
     t1 = time.perf_counter()
     torch.manual_seed(spec.deep.train.seed)
-    model = DeepDetector(channels=1)
+    model = DeepDetector(channels=1, detrend=spec.detrend)
     res = train_detector(model, x, y, spec.deep, work, show_progress=progress is None,
                          on_step=phase("training steps"))
     save_detector(model, out)
@@ -109,7 +110,7 @@ def train_exo(spec: ExoTrainSpec, command: str = "", progress=None) -> dict:
                  "conditions": "inversa.train.exo.random_conditions", "size": spec.size,
                  "subframes": spec.subframes, "user_cubes": len(spec.extra),
                  "samples": len(x), "sample_config": str(spec.deep.sample),
-                 "simulated_angles": spec.sim_angles},
+                 "simulated_angles": spec.sim_angles, "detrend": spec.detrend},
         "training": training_record(spec.deep.train, res, command),
         "samples_minutes": round((t1 - t0) / 60, 1),
         "parameters": sum(p.numel() for p in model.parameters()),

@@ -17,7 +17,7 @@ import math
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -106,8 +106,10 @@ def observation_model(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tenso
         work = Path(config.workdir)
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(config.seed + 1)
+    model.detrend = config.paco.detrend
     x, y = cached_samples(work, lambda: build_samples([(cube, angles, psf)], spec.samples, gen,
-                                                      spec.sample, config.paco, progress))
+                                                      spec.sample, config.paco, progress),
+                          key=f"detrend={config.paco.detrend}")
     t1 = time.perf_counter()
     res = train_detector(model, x, y, spec, work, show_progress=show_progress,
                          on_step=progress)
@@ -160,10 +162,17 @@ class FittedDetector:
 def fit_observation(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor,
                     config: DeepConfig = DeepConfig(), show_progress: bool = False,
                     progress: Callable[[int, int], None] | None = None) -> FittedDetector:
-    """Load or train the model for this observation and calibrate its scores."""
+    """Load or train the model for this observation and calibrate its scores.
+
+    The features are computed as the model's were (its ``detrend``; for per-observation
+    training, the initial model's, else ``config.paco``'s)."""
     t0 = time.perf_counter()
     channels = cube.shape[0] if cube.dim() == 4 else 1
     model = load_detector(config.model, channels) if config.model else None
+    source = model if model is not None else \
+        load_detector(config.init) if config.init and has_detector(config.init) else None
+    if source is not None and source.detrend != config.paco.detrend:
+        config = replace(config, paco=replace(config.paco, detrend=source.detrend))
     _, psfs = _channels(cube, psf, angles)
     f, radius, _ = _geometry(psfs, config.paco)
     check_trainable(cube, f, radius)

@@ -27,14 +27,20 @@ class DeepDetector(nn.Module):
 
     ``logit = alpha S + beta + U(x)``: PACO's standardised S/N (input channel 0) plus a
     U-Net correction whose last layer starts at zero, so an untrained detector ranks
-    pixels exactly as PACO does, and training learns what PACO's model misses."""
+    pixels exactly as PACO does, and training learns what PACO's model misses.
 
-    def __init__(self, unet: UNetConfig = UNetConfig(in_channels=CHANNELS), channels: int = 1):
+    ``detrend``: the degree of the pixels' trend in time removed before the PACO
+    statistics its features come from (``PacoConfig.detrend``; 0: none). It travels with
+    the weights, so the features are computed the same way at detection."""
+
+    def __init__(self, unet: UNetConfig = UNetConfig(in_channels=CHANNELS), channels: int = 1,
+                 detrend: int = 0):
         super().__init__()
         if unet.in_channels != CHANNELS or unet.out_channels != 1:
             raise ValueError(f"the detector takes {CHANNELS} channels and gives 1")
         self.unet_config = unet
         self.channels = channels
+        self.detrend = detrend
         self.net = UNet(unet)
         nn.init.zeros_(self.net.tail.weight)
         nn.init.zeros_(self.net.tail.bias)
@@ -52,7 +58,7 @@ class DeepDetector(nn.Module):
 
     def meta(self) -> dict:
         return {"unet": self.unet_config.to_dict(), "feature_version": FEATURE_VERSION,
-                "channels": self.channels, "kind": "exo_deep"}
+                "channels": self.channels, "kind": "exo_deep", "detrend": self.detrend}
 
 
 def model_path(name_or_path: str | Path) -> Path:
@@ -77,7 +83,8 @@ def load_detector(name_or_path: str | Path = DEFAULT_MODEL, channels: int | None
         meta = blob["config"]
         if meta.get("kind") != "exo_deep":
             raise KeyError("kind")
-        model = DeepDetector(UNetConfig(**meta["unet"]), int(meta["channels"]))
+        model = DeepDetector(UNetConfig(**meta["unet"]), int(meta["channels"]),
+                             int(meta.get("detrend", 0)))
         model.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
     except Exception as e:
         raise InputError(f"not a valid deep-detector weights file ({type(e).__name__})",

@@ -123,16 +123,23 @@ def train_detector(model: DeepDetector, x: torch.Tensor, y: torch.Tensor, spec: 
                workdir / "log.jsonl", show_progress=show_progress, on_step=on_step)
 
 
-def cached_samples(workdir: Path, make: Callable[[], tuple[torch.Tensor, torch.Tensor]]
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``make()``'s samples, saved to (or reloaded from) ``workdir/samples.pt``."""
+def cached_samples(workdir: Path, make: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+                   key: str = "detrend=0") -> tuple[torch.Tensor, torch.Tensor]:
+    """``make()``'s samples, saved to (or reloaded from) ``workdir/samples.pt``; ``key``
+    names how the features were made, and samples made another way are refused."""
     path = Path(workdir) / "samples.pt"
     if path.exists():
         blob = torch.load(path, map_location="cpu", weights_only=True)
+        held = blob.get("key", "detrend=0")
+        if held != key:
+            from inversa.errors import InputError
+
+            raise InputError(f"holds samples made with {held}, this run needs {key}; use "
+                             "another work folder", source=str(workdir))
         return blob["x"].float(), blob["y"].float()
     x, y = make()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name("samples.pt.tmp")
-    torch.save({"x": x.half(), "y": y.bool()}, tmp)
+    torch.save({"x": x.half(), "y": y.bool(), "key": key}, tmp)
     tmp.replace(path)
     return x, y
