@@ -25,6 +25,11 @@ transient) get a weight ``w_t < 1`` (:func:`_robust_weights`) in the statistics 
 ``a``, ``b``; then
 ``Var(b) = sum_t w_t^2 h^T C^-1 h`` replaces ``a`` in the S/N and the error bar.
 
+Drifting speckles (``detrend``, off by default): each pixel's polynomial trend in time
+(:mod:`inversa.exo.detrend`) is removed before the statistics, for candidates whose
+trajectory spans at least ``detrend_arc`` FWHM (:func:`trend_cut`); closer in the trend
+fit would absorb the source, and the plain statistics are kept.
+
 Missing data: NaN pixels are filled from their neighbours (:func:`_impute`); a frame
 whose patch holds a transient NaN gets weight 0 at that location.
 
