@@ -192,6 +192,11 @@ def inject_cmd(
     print(f"wrote {out} ({len(comps)} companions) and {out.stem}.truth.json")
 
 
+def _check_detrend(degree: int) -> None:
+    if not 0 <= degree <= 3:
+        raise InputError("must be 0 (off), 1, 2 or 3", field="--detrend")
+
+
 def _detect_config(method: str, threshold: float, ncomp: int, annular: bool, robust: bool,
                    drop_bad_frames: bool, chunk: int, detrend: int = 0):
     from inversa.exo.detect import DetectConfig
@@ -201,8 +206,7 @@ def _detect_config(method: str, threshold: float, ncomp: int, annular: bool, rob
         raise InputError("must be >= 1", field="--ncomp")
     if chunk < 16:
         raise InputError("must be >= 16", field="--chunk")
-    if not 0 <= detrend <= 3:
-        raise InputError("must be 0 (off), 1, 2 or 3", field="--detrend")
+    _check_detrend(detrend)
     if detrend and method != "paco":
         raise InputError("only with --method paco", field="--detrend")
     return DetectConfig(method=method, threshold=threshold, ncomp=ncomp, annular=annular,
@@ -415,8 +419,7 @@ def train_cmd(
 
     if sim_angles not in ANGLE_MODES:
         raise InputError(f"must be one of {', '.join(ANGLE_MODES)}", field="--sim-angles")
-    if not 0 <= detrend <= 3:
-        raise InputError("must be 0 (off), 1, 2 or 3", field="--detrend")
+    _check_detrend(detrend)
     extra = []
     for p in observation:
         obs = read_observation(p, None, None, 1.0)

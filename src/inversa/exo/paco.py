@@ -42,6 +42,7 @@ statistics are computed only at the locations their trajectories visit, so the m
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -149,17 +150,23 @@ def _impute(cube: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 class _Frames:
     """One channel's frames prepared for patch extraction."""
 
-    def __init__(self, cube: torch.Tensor, psf: torch.Tensor, radius: float, steps: int,
-                 detrend: int = 0):
+    def __init__(self, cube: torch.Tensor, psf: torch.Tensor, radius: float, steps: int):
         self.t, self.h, self.w = cube.shape
         data, reject = _impute(cube.to(torch.float32))
-        data = remove_trend(data, detrend)
         self.flat = data.reshape(self.t, -1)
         self.bad = reject.reshape(self.t, -1)
         self.any_bad = bool(self.bad.any())
         self.dy, self.dx = disc_offsets(radius)
         self.r = int(math.floor(radius))
         self.bank = StampBank(psf.to(torch.float32), radius, steps)
+
+    def detrended(self, degree: int) -> _Frames:
+        """The same frames with each pixel's trend in time removed
+        (:func:`inversa.exo.detrend.detrend`); the masks and the stamp bank are shared."""
+        out = copy.copy(self)
+        out.flat = remove_trend(self.flat.reshape(self.t, self.h, self.w), degree
+                                ).reshape(self.t, -1)
+        return out
 
     def patches(self, iy: torch.Tensor, ix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Patches (U, T, P) at integer locations and their frame weights (U, T)."""
@@ -290,9 +297,7 @@ def paco_at(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor, xs: tor
     cut = trend_cut(angles, f, config)
     plain, outer = _frame_sets(cubes, psfs, radius, config, cut)
     far = to_polar(xs, ys, tuple(cubes.shape[-2:]))[0] >= cut
-    for frs, sel in ((plain, ~far), (outer, far)):
-        if frs is None or not bool(sel.any()):
-            continue
+    for frs, sel in _parts(plain, outer, far):
         for fr in frs:
             ac, bc, vc = _ab(fr, angles, xs[sel], ys[sel], config)
             a[sel], b[sel], var[sel] = a[sel] + ac, b[sel] + bc, var[sel] + vc
@@ -302,23 +307,20 @@ def paco_at(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor, xs: tor
 def _abv_map(frames: list[_Frames], angles: torch.Tensor, order: torch.Tensor,
              shape: tuple[int, int], chunk: int, progress: Callable[[int, int], None] | None,
              cfg: PacoConfig, done: int = 0, total: int | None = None,
-             outer: list[_Frames] | None = None, cut: float = math.inf
+             outer: list[_Frames] | None = None, far: torch.Tensor | None = None
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``a``, ``b``, ``Var(b)`` maps at the pixels ``order`` (sorted by separation); those
-    at a separation of ``cut`` or more use the ``outer`` frames (detrended) when given."""
+    """``a``, ``b``, ``Var(b)`` maps at the pixels ``order``; those where ``far`` (one
+    flag per pixel of ``order``) is set use the ``outer`` frames (detrended)."""
     h, w = shape
     out = [torch.full((h * w,), math.nan) for _ in range(3)]
     total = total or len(order)
-    if outer is not None:
-        sep, _ = polar_grid(shape)
-        far = sep.reshape(-1)[order] >= cut
+    if far is None:
+        far = torch.zeros(len(order), dtype=torch.bool)
     for s in range(0, len(order), chunk):
         idx = order[s:s + chunk]
         xs, ys = (idx % w).to(torch.float64), (idx // w).to(torch.float64)
         acc = [torch.zeros(len(idx)) for _ in range(3)]
-        parts = [(frames, slice(None))] if outer is None else \
-            [(frames, ~far[s:s + chunk]), (outer, far[s:s + chunk])]
-        for frs, sel in parts:
+        for frs, sel in _parts(frames, outer, far[s:s + chunk]):
             for fr in frs:
                 for k, v in enumerate(_ab(fr, angles, xs[sel], ys[sel], cfg)):
                     acc[k][sel] += v
@@ -347,8 +349,16 @@ def _frame_sets(cubes: torch.Tensor, psfs: torch.Tensor, radius: float, config: 
              for c in range(cubes.shape[0])]
     if not math.isfinite(cut):
         return plain, None
-    return plain, [_Frames(cubes[c], psfs[c], radius, config.bank_steps, config.detrend)
-                   for c in range(cubes.shape[0])]
+    return plain, [fr.detrended(config.detrend) for fr in plain]
+
+
+def _parts(plain: list[_Frames], outer: list[_Frames] | None, far: torch.Tensor
+           ) -> list[tuple[list[_Frames], torch.Tensor]]:
+    """The frame sets and the candidates (boolean masks) each serves: the plain frames
+    inside the trend cut, the detrended ones (``outer``) beyond it (``far``); empty
+    selections left out."""
+    return [(frs, sel) for frs, sel in ((plain, ~far), (outer, far))
+            if frs is not None and bool(sel.any())]
 
 
 def paco_map(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor,
@@ -377,15 +387,16 @@ def paco_map(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor,
     order = order[sep.reshape(-1)[order] >= inner]
     cut = trend_cut(angles, f, config)
     frames, outer = _frame_sets(cubes, psfs, radius, config, cut)
+    far = sep.reshape(-1)[order] >= cut
     total = len(order) * (2 if config.calibrate else 1)
     a, b, var = _abv_map(frames, angles, order, (h, w), config.chunk, progress, config,
-                         total=total, outer=outer, cut=cut)
+                         total=total, outer=outer, far=far)
     snr, err = b / var.sqrt(), var.sqrt() / a
     scale = None
     if config.calibrate:
         _, b_r, var_r = _abv_map(frames, angles.flip(0), order, (h, w), config.chunk,
                                  progress, config, done=len(order), total=total,
-                                 outer=outer, cut=cut)
+                                 outer=outer, far=far)
         scale = annulus_scale(b_r / var_r.sqrt(), f)
         snr, err = snr / scale, err * scale
         if config.null_tail:

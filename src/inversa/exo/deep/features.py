@@ -47,6 +47,7 @@ from inversa.exo.paco import (
     _channels,
     _frame_sets,
     _geometry,
+    _parts,
     annulus_stats,
     trend_cut,
 )
@@ -93,10 +94,8 @@ def frame_terms(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor,
     out = [torch.full((h * w, t_count), math.nan) for _ in range(3)]
     for s in range(0, len(order), config.chunk):
         idx = order[s:s + config.chunk]
-        far = far_all[idx]
-        for frs, part in ((frames, idx[~far]), (outer, idx[far])):
-            if frs is None or len(part) == 0:
-                continue
+        for frs, sel in _parts(frames, outer, far_all[idx]):
+            part = idx[sel]
             xs, ys = (part % w).to(torch.float64), (part // w).to(torch.float64)
             acc = None
             for fr in frs:
