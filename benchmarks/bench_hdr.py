@@ -24,6 +24,9 @@ Methods, side by side on the same bursts, blind (noise estimated from the refere
   fine-tuned unrolled network (weights hdr_lkr) on the same data term, when shipped;
   all three with the moving objects' own motion (inversa.burst.local_motion, the
   default); on dynamic scenes also "map, camera motion only" (local_motion=False);
+  g is the learned confidence (inversa.burst.confidence_net, weights hdr_g, the default)
+  in merge, map and learned; the "(analytic g)" rows use the analytic test instead
+  (g_model=None);
 - OpenCV Debevec: ``cv2.createMergeDebevec`` on the aligned, demosaicked, upsampled
   frames, encoded as 8-bit gamma-2.2 images (OpenCV takes 8-bit input) with the matching
   response curve; OpenCV Mertens: exposure fusion of the same frames. Mertens gives a
@@ -62,7 +65,9 @@ from inversa.camera.demosaic import demosaic_malvar
 
 FIG = Path(__file__).resolve().parent.parent / "docs" / "figures"
 LABELS = {"naive": "naive (no g)", "merge": "merge (g)", "map": "map (g)",
-          "map-camera": "map (g), camera motion only", "learned": "learned (g)"}
+          "map-analytic": "map (analytic g)",
+          "map-camera": "map (g), camera motion only", "learned": "learned (g)",
+          "learned-analytic": "learned (analytic g)"}
 B = 16  # border excluded from the scores
 
 
@@ -139,12 +144,16 @@ def run_burst(name: str, seed: int, scale: int, frames: int, moving: int, out: d
     row: dict = {}
     times: dict = {}
     res = {}
-    methods = ["naive", "merge", "map"] + (["map-camera"] if moving else []) \
-        + (["learned"] if has_hdr_model() else [])
+    methods = ["naive", "merge", "map", "map-analytic"] + (["map-camera"] if moving else []) \
+        + (["learned", "learned-analytic"] if has_hdr_model() else [])
     for m in methods:
         t0 = time.perf_counter()
-        cfg = HDRConfig(method="map", scale=scale, local_motion=False) if m == "map-camera" \
-            else HDRConfig(method=m, scale=scale)
+        if m == "map-camera":
+            cfg = HDRConfig(method="map", scale=scale, local_motion=False)
+        elif m.endswith("-analytic"):  # the analytic g instead of the learned confidence
+            cfg = HDRConfig(method=m.split("-")[0], scale=scale, g_model=None)
+        else:
+            cfg = HDRConfig(method=m, scale=scale)
         res[m] = reconstruct_hdr(b, cfg)
         times[m] = time.perf_counter() - t0
     m_hr = res["map"].alignment.to_hr(scale)

@@ -49,28 +49,11 @@ from common import TEST_COLOR, markdown_table
 
 import inversa.burst.hdr as hdr
 from inversa.burst.hdr import HDRConfig, mu_law, reconstruct_hdr, saturation_masks
-from inversa.burst.sampling import sample_at
 from inversa.burst.scene import _disc
-from inversa.operators.warp import Warp
+from inversa.burst.truth import at, positions, union
 
-
-def _positions(m: torch.Tensor, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``P q`` for every pixel q of an (h, w) grid: x, y (h, w) each."""
-    px, py = Warp(m.double()[None], (1, h, w)).positions()
-    return px.reshape(h, w), py.reshape(h, w)
-
-
-def _at(img: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
-    """``img`` (h, w) at the nearest pixel of each position, 0 outside."""
-    return sample_at(img.double()[None, None], px[None], py[None], mode="nearest")[0, 0]
-
-
-def _union(alphas: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
-    """Pixelwise maximum of object coverages (zeros like ``like`` when there are none)."""
-    out = torch.zeros_like(like)
-    for a in alphas:
-        out = torch.maximum(out, a)
-    return out
+# the true confidence's helpers (inversa.burst.truth), under this script's old names
+_positions, _at, _union = positions, at, union
 
 
 def _grow(v: torch.Tensor, r: int) -> torch.Tensor:

@@ -71,6 +71,7 @@ from inversa.errors import InputError
 
 HDRMethod = Literal["map", "merge", "naive", "learned"]
 DEFAULT_MODEL = "hdr_lkr"  # shipped weights of the learned HDR reconstruction
+DEFAULT_G_MODEL = "hdr_g"  # shipped weights of the learned confidence
 # TV weight = factor * median noise variance of the normalised samples; chosen for the
 # mu-law PSNR on training images (motorcycle_left, retina, immunohistochemistry,
 # colorwheel; static and dynamic, x2, 9 frames 1,4,1/4): 10 -> 33.3 dB, 30 -> 34.7,
@@ -138,6 +139,10 @@ class HDRConfig:
     # 1.5 -> 36.01 / 39.20, 2 -> 36.02 / 38.79, 3 -> 36.02 / 38.51, none -> 35.25 / 37.30
     g_chi: float = 1.5
     model: str = DEFAULT_MODEL  # learned: shipped weights by name, or a .pt path
+    # the learned confidence that replaces g in the data term of every method but naive
+    # (inversa.burst.confidence_net): shipped weights by name or a .pt path; None, or
+    # weights that are not there, keep the analytic g
+    g_model: str | None = DEFAULT_G_MODEL
 
     def __post_init__(self) -> None:
         if self.scale not in (1, 2, 3, 4):
@@ -238,6 +243,72 @@ def _box(x: torch.Tensor, n: int) -> torch.Tensor:
                         stride=1)[:, 0]
 
 
+@dataclass
+class Residuals:
+    """What the reference frame alone predicts for every frame, and how far each sample
+    is from it (see :func:`confidence`): ``pred`` (K, h, w) the prediction ``y_hat_k``,
+    ``diff`` the normalised sample minus it (zero where unusable; where the prediction
+    comes from clipped reference samples, only a frame that sees less counts), ``var``
+    the noise variance of the difference, ``tex`` the local texture, ``ok`` usable samples
+    inside the reference's field, ``clipped`` predicted from clipped reference samples,
+    ``e`` the exposures (K, 1, 1)."""
+
+    pred: torch.Tensor
+    diff: torch.Tensor
+    var: torch.Tensor
+    tex: torch.Tensor
+    ok: torch.Tensor
+    clipped: torch.Tensor
+    e: torch.Tensor
+
+    def per_sample_var(self, config: HDRConfig) -> torch.Tensor:
+        """Noise plus the prediction's own error, sample by sample."""
+        return (self.var + (config.model_error * self.pred) ** 2
+                + (config.texture_error * self.tex) ** 2 + 1e-12)
+
+    def window_z(self, n: int, config: HDRConfig) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean difference over ``n x n`` windows of usable samples and its variance when
+        the frame agrees: ``(d, sigma_d^2)``."""
+        cnt = _box(self.ok, n).clamp(min=1e-3)
+        d = _box(self.diff, n) / cnt
+        sig2 = (_box(self.var * self.ok, n) / (cnt * n * n * cnt)
+                + (config.model_error * _box(self.pred, n)) ** 2
+                + (config.texture_error * _box(self.tex, n)) ** 2 + 1e-12)
+        return d, sig2
+
+    def window_chi(self, n: int, config: HDRConfig) -> torch.Tensor:
+        """Mean squared normalised difference over ``n x n`` windows (about 1 where the
+        samples agree one by one)."""
+        cnt = _box(self.ok, n).clamp(min=1e-3)
+        return _box(self.diff ** 2 / self.per_sample_var(config) * self.ok, n) / cnt
+
+
+def residuals(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, scale: int,
+              cfa: str, noise: NoiseLevels, usable: torch.Tensor, config: HDRConfig,
+              inside: torch.Tensor | None = None,
+              flow: torch.Tensor | None = None) -> Residuals:
+    """Every frame against the reference frame's prediction (:func:`confidence`)."""
+    h, w = y_n.shape[-2:]
+    s = scale
+    x0 = upsample(demosaic_malvar(y_n[0], cfa)[None].clamp(min=0), s)
+    a = BurstOperator(m_hr, (3, h * s, w * s), s, cfa, flow=flow)
+    pred = a(x0)[0]  # (K, h, w)
+    mu = F.avg_pool2d(F.pad(x0, (s, s, s, s), mode="reflect"), 2 * s + 1, stride=1)
+    sq = F.avg_pool2d(F.pad(x0 ** 2, (s, s, s, s), mode="reflect"), 2 * s + 1, stride=1)
+    tex = a((sq - mu ** 2).clamp(min=0).sqrt())[0]
+    sat0 = (~usable[0]).float()[None, None].expand(1, 3, h, w)
+    sat0 = F.interpolate(sat0, scale_factor=s, mode="nearest") if s > 1 else sat0
+    clipped = a(sat0)[0] > 0.01  # predicted from clipped reference samples
+    if inside is None:
+        inside = frames_inside(m_hr, h, w, s)
+    ok = (usable & inside).float()
+    e = rel.to(y_n).reshape(-1, 1, 1)
+    var = noise.variance(e * pred) / e ** 2 + noise.variance(pred) / 2
+    diff = y_n - pred
+    diff = torch.where(clipped, diff.clamp(max=0), diff) * ok
+    return Residuals(pred, diff, var, tex, ok, clipped, e)
+
+
 def confidence(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, scale: int,
                cfa: str, noise: NoiseLevels, usable: torch.Tensor,
                config: HDRConfig = HDRConfig(),
@@ -275,28 +346,17 @@ def confidence(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, scale: 
     synthetic scenes about 1 % of samples get ``g < 0.6``; where an object moved, most do
     (``tests/burst/test_hdr.py``).
     """
-    h, w = y_n.shape[-2:]
+    return _confidence(y_n, rel, m_hr, scale, cfa, noise, usable, config, inside, flow)[0]
+
+
+def _confidence(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, scale: int,
+                cfa: str, noise: NoiseLevels, usable: torch.Tensor, config: HDRConfig,
+                inside: torch.Tensor | None, flow: torch.Tensor | None,
+                ) -> tuple[torch.Tensor, Residuals]:
+    """:func:`confidence` and the residuals it was computed from."""
+    r = residuals(y_n, rel, m_hr, scale, cfa, noise, usable, config, inside, flow)
     s, n = scale, config.g_window
-    x0 = upsample(demosaic_malvar(y_n[0], cfa)[None].clamp(min=0), s)
-    a = BurstOperator(m_hr, (3, h * s, w * s), s, cfa, flow=flow)
-    pred = a(x0)[0]  # (K, h, w)
-    mu = F.avg_pool2d(F.pad(x0, (s, s, s, s), mode="reflect"), 2 * s + 1, stride=1)
-    sq = F.avg_pool2d(F.pad(x0 ** 2, (s, s, s, s), mode="reflect"), 2 * s + 1, stride=1)
-    tex = a((sq - mu ** 2).clamp(min=0).sqrt())[0]
-    sat0 = (~usable[0]).float()[None, None].expand(1, 3, h, w)
-    sat0 = F.interpolate(sat0, scale_factor=s, mode="nearest") if s > 1 else sat0
-    clipped = a(sat0)[0] > 0.01  # predicted from clipped reference samples
-    if inside is None:
-        inside = frames_inside(m_hr, h, w, s)
-    ok = (usable & inside).float()
-    e = rel.to(y_n).reshape(-1, 1, 1)
-    var = noise.variance(e * pred) / e ** 2 + noise.variance(pred) / 2
-    diff = y_n - pred
-    diff = torch.where(clipped, diff.clamp(max=0), diff) * ok
-    cnt = _box(ok, n).clamp(min=1e-3)
-    d = _box(diff, n) / cnt
-    sig2 = (_box(var * ok, n) / (cnt * n * n * cnt) + (config.model_error * _box(pred, n)) ** 2
-            + (config.texture_error * _box(tex, n)) ** 2 + 1e-12)
+    d, sig2 = r.window_z(n, config)
     z = d / sig2.sqrt()
     g = torch.exp(-0.5 * ((z.abs() - config.g_threshold).clamp(min=0) / config.g_width) ** 2)
     if flow is not None:
@@ -304,20 +364,19 @@ def confidence(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, scale: 
         # where one was given, the samples must also agree one by one (mean of the squared
         # normalised residuals over the window, about 1 when they do)
         moved = displaced(flow, s)
-        v1 = var + (config.model_error * pred) ** 2 + (config.texture_error * tex) ** 2
-        chi = _box(diff ** 2 / (v1 + 1e-12) * ok, n) / cnt
+        chi = r.window_chi(n, config)
         c = config.g_chi
         g_chi = torch.exp(-0.5 * ((chi - c).clamp(min=0) / c) ** 2)
         g = torch.where(moved, g * g_chi, g)
     # a clipped sample where the reference says the frame should be well below its white
     # level is an object that is not in the reference (it would give a false bound)
-    clipped_k = (e * y_n >= WHITE) & ~clipped & (e * (pred + 3 * var.sqrt()) < 0.8)
+    clipped_k = (r.e * y_n >= WHITE) & ~r.clipped & (r.e * (r.pred + 3 * r.var.sqrt()) < 0.8)
     g = torch.where(clipped_k, torch.zeros_like(g), g)
     if config.g_erode > 0:  # a moving object is one region: distrust its whole footprint
-        r = config.g_erode
-        g = -F.max_pool2d(-g[:, None], 2 * r + 1, stride=1, padding=r)[:, 0]
+        rad = config.g_erode
+        g = -F.max_pool2d(-g[:, None], 2 * rad + 1, stride=1, padding=rad)[:, 0]
     g[0] = 1.0
-    return g
+    return g, r
 
 
 def displaced(flow: torch.Tensor, scale: int) -> torch.Tensor:
@@ -392,20 +451,38 @@ def trusted(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, cfa: str,
             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """The confidence ``g``, with the moving objects' own motion when ``local_motion``:
     ``(g, trust, flow)``, ``trust`` the samples whose clipping may bound the reference
-    (:func:`saturation_bound`), ``flow`` (K, 2, sH, sW) or None."""
+    (:func:`saturation_bound`; always the analytic test), ``flow`` (K, 2, sH, sW) or None.
+    ``g`` is the learned confidence when ``config.g_model`` has weights."""
     s = config.scale
-    g = confidence(y_n, rel, m_hr, s, cfa, noise, usable, config, inside)
-    if not config.local_motion:
-        return g, g, None
-    from inversa.burst.local_motion import object_flow
+    g, r = _confidence(y_n, rel, m_hr, s, cfa, noise, usable, config, inside, None)
+    flow = None
+    if config.local_motion:
+        from inversa.burst.local_motion import object_flow
 
-    flow = object_flow(y_n, rel, m_hr, s, cfa, g, inside & used[:, None, None])
+        flow = object_flow(y_n, rel, m_hr, s, cfa, g, inside & used[:, None, None])
     if flow is None:
-        return g, g, None
-    g_flow = confidence(y_n, rel, m_hr, s, cfa, noise, usable, config, inside, flow=flow)
+        return _learned(g, r, y_n, None, config), g, None
+    g_flow, r = _confidence(y_n, rel, m_hr, s, cfa, noise, usable, config, inside, flow)
     # the saturation bound follows the camera motion only: a sample that needed a motion
     # of its own does not bound the reference where P_k puts it
-    return g_flow, torch.where(displaced(flow, s), torch.minimum(g, g_flow), g_flow), flow
+    moved = displaced(flow, s)
+    trust = torch.where(moved, torch.minimum(g, g_flow), g_flow)
+    return _learned(g_flow, r, y_n, moved, config), trust, flow
+
+
+def _learned(g: torch.Tensor, r: Residuals, y_n: torch.Tensor, moved: torch.Tensor | None,
+             config: HDRConfig) -> torch.Tensor:
+    """The learned confidence (:mod:`inversa.burst.confidence_net`) when ``g_model`` names
+    weights that exist, else the analytic ``g``."""
+    from inversa.burst.confidence_net import confidence_features, has_confidence_net, load_confidence_net
+
+    if not config.g_model or not has_confidence_net(config.g_model):
+        return g
+    net = load_confidence_net(config.g_model)
+    with torch.no_grad():
+        out = net.confidence(confidence_features(r, y_n, moved, g, config)).to(g)
+    out[0] = 1.0
+    return out
 
 
 def prepare_hdr(burst: Burst, config: HDRConfig = HDRConfig(),
@@ -491,6 +568,10 @@ def reconstruct_hdr(burst: Burst, config: HDRConfig = HDRConfig(),
             raise InputError(f"the learned HDR model {config.model!r} was trained for scales "
                              f"{list(scales)}, not {config.scale}; use --method map",
                              field="scale")
+    if config.g_model and config.g_model != DEFAULT_G_MODEL:
+        from inversa.burst.confidence_net import load_confidence_net
+
+        load_confidence_net(config.g_model)  # a missing or corrupted file: say so now
     inp = prepare_hdr(burst, config, noise, motions_hr)
     x = inp.x0
     if config.method == "map":

@@ -40,6 +40,9 @@ def hdr_cmd(
                                           help="Camera motion only: no motion of their "
                                                "own for moving objects (they are then "
                                                "taken from the reference frame alone)"),
+    analytic_confidence: bool = typer.Option(False, "--analytic-confidence",
+                                             help="The analytic alignment confidence g "
+                                                  "instead of the learned one (hdr_g)"),
 ) -> None:
     """Merge a bracketed burst into the reference frame's scene radiance, in units of the
     reference exposure (a value above 1 clipped in the reference), jointly aligned,
@@ -76,7 +79,8 @@ def hdr_cmd(
     if method == "auto":
         method = default_hdr_method(scale)
     config = HDRConfig(method=method, scale=scale, motion=motion,
-                       confidence=not no_confidence, local_motion=not no_object_motion)
+                       confidence=not no_confidence, local_motion=not no_object_motion,
+                       **({"g_model": None} if analytic_confidence else {}))
     burst = read_burst(inputs[0] if len(inputs) == 1 else list(inputs))
     if exposures is not None:
         exp = split_exposures(exposures)

@@ -163,6 +163,50 @@ def hdr(
                f"{card['metrics']['val_mu_psnr']:.2f} dB; wrote {out.with_suffix('.pt')}")
 
 
+@app.command("hdr-confidence")
+@handle_errors
+def hdr_confidence(
+    out: Path = typer.Option(Path("hdr_g"), "-o", "--out",
+                             help="Output stem: writes OUT.pt, OUT.json, OUT.ckpt, OUT.log.jsonl"),
+    bursts: int = typer.Option(240, help="Synthetic bracketed bursts in the training pool"),
+    crop: int = typer.Option(128, help="Side of a training burst's scene crop (pixels, >= 64)"),
+    steps: int = typer.Option(3000, help="Optimisation steps (one burst each)"),
+    lr: float = typer.Option(2e-3, help="Initial learning rate (cosine decay)"),
+    seed: int = typer.Option(0, help="Random seed"),
+    max_minutes: float = typer.Option(0.0, help="Stop after this many minutes (0: no limit)"),
+    folder: Path | None = typer.Option(None, help="Train on this image folder instead of the "
+                                                  "bundled scikit-image photographs"),
+    threads: int = typer.Option(0, help="Torch CPU threads (0: default)"),
+) -> None:
+    """Train the learned alignment confidence of `inversa hdr` against the true confidence
+    of synthetic bracketed bursts (resumes from OUT.ckpt if present; the pool of bursts is
+    made again, from the seed).
+
+    Example: inversa train hdr-confidence -o src/inversa/weights/hdr_g
+    """
+    import torch
+
+    from inversa.errors import InputError
+    from inversa.train.hdr_g import ConfidenceTrainSpec, train_confidence
+    from inversa.train.loop import TrainConfig
+
+    if bursts < 2 or steps < 1:
+        raise InputError("--bursts must be >= 2 and --steps >= 1", field="bursts")
+    if crop < 64 or crop % 8:
+        raise InputError(f"--crop must be >= 64 and a multiple of 8, got {crop}", field="crop")
+    if threads:
+        torch.set_num_threads(threads)
+    spec = ConfidenceTrainSpec(
+        out=out, bursts=bursts, crop=crop, folder=folder,
+        train=TrainConfig(steps=steps, lr=lr, lr_min=lr / 100, seed=seed,
+                          max_minutes=max_minutes, validate_every=250, ckpt_every=250,
+                          log_every=50))
+    card = train_confidence(spec, command="inversa " + " ".join(map(shlex.quote, sys.argv[1:])))
+    m = card["metrics"]
+    typer.echo(f"validation cross-entropy: analytic g {m['val_bce_analytic']:.4f}, learned "
+               f"{m['val_bce']:.4f}; wrote {out.with_suffix('.pt')}")
+
+
 def _image_set(name: str) -> tuple[str, ...]:
     from inversa.data.images import TRAIN_COLOR, TRAIN_COLOR_WIDE
     from inversa.errors import InputError

@@ -1,0 +1,88 @@
+"""The true alignment confidence of a synthetic burst: which samples show what the
+reference shows where a given motion puts them. The target of the learned confidence
+(:mod:`inversa.burst.confidence_net`) and the oracle of ``benchmarks/hdr_oracle.py``.
+
+A high-resolution pixel ``q`` of frame ``k`` is good for the motion ``P_k`` (frame ->
+reference) and displacement field ``u_k`` when the reference point they give,
+``P_k q + u_k(q)``, is within ``tol`` pixels of the true one and the reference shows the
+same thing there:
+
+- where the frame shows background, the true point is ``P*_k q`` (the true camera
+  motion) and the reference must show background there;
+- where the frame shows the whole of moving object ``j``, on top of any other, the true
+  point is ``q - k v_j`` (the simulator moves objects in each frame's own grid,
+  :class:`~inversa.burst.scene.MovingObject`) and the reference must show the whole of
+  the same object there;
+- anything else (the anti-aliased rims of the objects, background an object covers in
+  the reference) is bad.
+
+A raw sample is good when all its ``s x s`` high-resolution pixels are (judged at the
+nearest pixel). Frame 0 is good everywhere.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from inversa.burst.sampling import sample_at
+from inversa.burst.scene import _disc
+from inversa.operators.warp import Warp
+
+
+def positions(m: torch.Tensor, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``P q`` for every pixel q of an (h, w) grid: x, y (h, w) each."""
+    px, py = Warp(m.double()[None], (1, h, w)).positions()
+    return px.reshape(h, w), py.reshape(h, w)
+
+
+def at(img: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
+    """``img`` (h, w) at the nearest pixel of each position, 0 outside."""
+    return sample_at(img.double()[None, None], px[None], py[None], mode="nearest")[0, 0]
+
+
+def union(alphas: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    """Pixelwise maximum of object coverages (zeros like ``like`` when there are none)."""
+    out = torch.zeros_like(like)
+    for a in alphas:
+        out = torch.maximum(out, a)
+    return out
+
+
+def true_confidence(sb, m_hr: torch.Tensor, flow: torch.Tensor | None,
+                    tol: float = 0.5) -> torch.Tensor:
+    """(K, h, w) in {0, 1} on the raw grids of the synthetic burst ``sb``
+    (:class:`~inversa.burst.synth.SyntheticBurst`) for the motions ``m_hr`` (K, 3, 3,
+    frame -> reference in high-resolution pixels) and displacements ``flow``
+    (K, 2, sH, sW) or None (module docstring)."""
+    s = sb.scale
+    hh, ww = sb.gt.shape[-2:]
+    k = sb.motions.shape[0]
+    objs = sb.objects
+    ref_alpha = [_disc(hh, ww, *o.centre(0), o.radius) for o in objs]
+    ref_bg = ~(union(ref_alpha, torch.zeros(hh, ww)) > 0)
+    ref_full = [((a >= 1) & ~(union(ref_alpha[j + 1:], a) > 0)).float()
+                for j, a in enumerate(ref_alpha)]
+    ys, xs = torch.meshgrid(torch.arange(hh, dtype=torch.float64),
+                            torch.arange(ww, dtype=torch.float64), indexing="ij")
+    good = torch.zeros(k, hh, ww, dtype=torch.bool)
+    for i in range(k):
+        px, py = positions(sb.motions[i], hh, ww)
+        ex, ey = positions(m_hr[i], hh, ww)
+        if flow is not None:
+            ex, ey = ex + flow[i, 0], ey + flow[i, 1]
+        alphas = [_disc(hh, ww, *o.centre(i), o.radius) for o in objs]
+        ok = (union(alphas, px.float()) == 0) & (at(ref_bg.float(), px, py) > 0) \
+            & (((ex - px) ** 2 + (ey - py) ** 2).sqrt() < tol)
+        for j, o in enumerate(objs):
+            shows = (alphas[j] >= 1) & (union(alphas[j + 1:], px.float()) == 0)
+            rx, ry = xs - i * o.vx, ys - i * o.vy
+            ok |= shows & (at(ref_full[j], rx, ry) > 0) \
+                & (((ex - rx) ** 2 + (ey - ry) ** 2).sqrt() < tol)
+        good[i] = ok
+    g = (-F.max_pool2d(-good[:, None].float(), s)[:, 0]) if s > 1 else good.float()
+    g[0] = 1.0
+    return g
+
+
+__all__ = ["true_confidence"]
