@@ -85,11 +85,14 @@ def _logits(model: DeepDetector, x: torch.Tensor) -> torch.Tensor:
 
 def observation_model(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor,
                       config: DeepConfig, channels: int, show_progress: bool = False,
-                      progress: Callable[[int, int], None] | None = None
-                      ) -> tuple[DeepDetector, dict]:
-    """Train a detector on this cube (shuffled angles, injected companions)."""
-    if config.init and has_detector(config.init):
-        model = load_detector(config.init)
+                      progress: Callable[[int, int], None] | None = None,
+                      start: DeepDetector | None = None) -> tuple[DeepDetector, dict]:
+    """Train a detector on this cube (shuffled angles, injected companions), from
+    ``start`` (``config.init`` already loaded) or from ``config.init``."""
+    if start is None and config.init and has_detector(config.init):
+        start = load_detector(config.init)
+    if start is not None:
+        model = start
         model.channels = channels
         model.requires_grad_(True)
         init = config.init
@@ -182,7 +185,7 @@ def fit_observation(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor,
     trained = None
     if model is None:
         model, trained = observation_model(cube, angles, psf, config, channels, show_progress,
-                                           progress)
+                                           progress, start=source)
         seconds.update({k: v for k, v in trained.items() if k.endswith("seconds")})
     t1 = time.perf_counter()
     null_x = [features(n) for n in nulls]
