@@ -175,7 +175,7 @@ def run(name: str, seed: int, scale: int, frames: int, out: dict, margin: int = 
     still = hdr_burst(name, seed, scale, frames, 2, True)
     static = hdr_burst(name, seed, scale, frames, 0)
     mask = dyn.moving
-    cfg = HDRConfig(method="map", scale=scale)
+    cfg = HDRConfig(method="map", scale=scale, g_model=None)  # analytic g, as in its output
     row = {}
     xs = {}
     t0 = time.perf_counter()

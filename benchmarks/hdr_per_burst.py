@@ -32,10 +32,10 @@ def main() -> None:
         for s in range(2):
             seed, frames = 100 + 10 * i + s, (9, 14)[s]
             sb = hdr_burst(name, seed, scale, frames, moving)
-            inp = prepare_hdr(sb.burst, HDRConfig(method="learned", scale=scale))
+            inp = prepare_hdr(sb.burst, HDRConfig(method="learned", scale=scale, g_model=None))
             with torch.no_grad():
                 lr = scores(finish(learned_solve(net, inp), inp)[0], sb.gt)[1]
-            mp = scores(reconstruct_hdr(sb.burst, HDRConfig(method="map", scale=scale)).x[0],
+            mp = scores(reconstruct_hdr(sb.burst, HDRConfig(method="map", scale=scale, g_model=None)).x[0],
                         sb.gt)[1]
             gains.append(lr - mp)
             print(f"  {name}/{seed}/{frames}f  learned {lr:.2f}  map {mp:.2f}  "

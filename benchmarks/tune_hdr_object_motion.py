@@ -73,9 +73,10 @@ def main() -> None:
                 for m in methods:
                     for lm in (False, True):
                         t0 = time.time()
+                        # the analytic g, with which its output was made
                         r = reconstruct_hdr(sb.burst, HDRConfig(method=m, scale=s,
                                                                 local_motion=lm, g_chi=chi,
-                                                                g_window=window))
+                                                                g_window=window, g_model=None))
                         dt = time.time() - t0
                         whole = scores(r.x[0], sb.gt)[1]
                         moving = scores(r.x[0], sb.gt, sb.moving)[1] if mo else float("nan")

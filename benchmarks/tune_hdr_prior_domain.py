@@ -42,14 +42,14 @@ def main() -> None:
             tot: dict = {}
             for img, seed, frames in IMAGES:
                 sb = hdr_burst(img, seed, scale, frames, moving)
-                inp = prepare_hdr(sb.burst, HDRConfig(method="learned", scale=scale))
+                inp = prepare_hdr(sb.burst, HDRConfig(method="learned", scale=scale, g_model=None))
                 for mu in tones:
                     net.config = dataclasses.replace(base, tone=mu)
                     with torch.no_grad():
                         x = finish(learned_solve(net, inp), inp)
                     tot.setdefault(f"learned, tone {mu:g}", []).append(scores(x[0], sb.gt)[1])
                 net.config = base
-                r = reconstruct_hdr(sb.burst, HDRConfig(method="map", scale=scale))
+                r = reconstruct_hdr(sb.burst, HDRConfig(method="map", scale=scale, g_model=None))
                 tot.setdefault("map", []).append(scores(r.x[0], sb.gt)[1])
             print(f"x{scale}, moving objects {moving} ({len(IMAGES)} bursts), mu-law PSNR:")
             for k, v in tot.items():
