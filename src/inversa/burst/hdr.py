@@ -17,7 +17,8 @@ reference (frame 0); divided by ``e_k`` it measures the reference's radiance ``x
 - ``g`` the alignment confidence (:func:`confidence`): how well frame ``k``, once
   aligned, agrees with the reference frame, measured against the noise; it is near 1
   where the scene is static and near 0 where an object moved or the motion model fails,
-  which removes ghosts.
+  which removes ghosts. By default a small network corrects it sample by sample
+  (:mod:`inversa.burst.confidence_net`, ``g_model``), in the data term only.
 
 Moving objects (``local_motion``): where ``g`` distrusts frame ``k``, tile matching
 (:func:`inversa.burst.local_motion.object_flow`) gives the region a displacement ``u_k``
