@@ -229,7 +229,8 @@ def hdr_step(out: Path, table) -> None:
         return mu_psnr(x, sb.gt, border=16)
 
     best = default_hdr_method(2)
-    notes = {"naive": " (no g: ghosts)", "map": " (confidence g)", "learned": " (g, learned)"}
+    notes = {"naive": " (no g: ghosts)", "map": " (TV prior, learned g)",
+             "learned": " (learned prior and g)"}
     res = {}
     for method in dict.fromkeys(("naive", "map", best)):
         t0 = time.time()
