@@ -5,8 +5,8 @@ The analytic ``g`` asks whether a window of samples agrees with the reference fr
 prediction, measured against the noise. It has to pick one window and one threshold for
 every situation: on the training bursts, replacing it by the truth (a sample is trusted
 where the point its motion puts it on shows what it shows) gains 1.0 dB in the moving
-regions at x2 and 0.4 at x1, half from samples it distrusts wrongly and half from ones it
-trusts wrongly, while the true displacements with the analytic ``g`` gain nothing
+regions at x2 (about half from samples it distrusts wrongly, half from ones it trusts
+wrongly) and 0.4 at x1, while the true displacements with the analytic ``g`` gain nothing
 (``benchmarks/hdr_bottleneck.py``). The network sees, for every sample of every frame,
 the evidence the analytic test summarises, at two scales:
 
