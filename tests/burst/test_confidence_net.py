@@ -10,18 +10,15 @@ import torch.nn.functional as F
 
 from inversa.burst.confidence_net import (
     ConfidenceNet,
-    confidence_features,
+    analytic_evidence,
     has_confidence_net,
     load_confidence_net,
 )
 from inversa.burst.hdr import (
     HDRConfig,
-    displaced,
     frames_inside,
     mu_psnr,
-    prepare_hdr,
     reconstruct_hdr,
-    residuals,
 )
 from inversa.burst.synth import SynthConfig, split_exposures, synthesize_burst
 from inversa.burst.truth import true_confidence
@@ -35,19 +32,6 @@ def _burst(moving: int, scale: int = 1, seed: int = 3, name: str = "coffee"):
     cfg = SynthConfig(scale=scale, frames=7, exposures=EXP, hdr_peak=4.0, lights=1,
                       moving_objects=moving)
     return synthesize_burst(bundled(name), cfg, seed=seed, box=(96, 160, 96, 96))
-
-
-def _features(sb, config: HDRConfig):
-    """Features, analytic g, motions and flow of a burst, as the HDR pipeline makes them."""
-    s = sb.scale
-    res = prepare_hdr(sb.burst, dataclasses.replace(config, g_model=None)).result
-    m_hr = res.alignment.to_hr(s)
-    y_n = sb.burst.raw.float() / res.exposures.reshape(-1, 1, 1)
-    h, w = y_n.shape[-2:]
-    r = residuals(y_n, res.exposures, m_hr, s, sb.burst.cfa, res.noise, ~res.saturated,
-                  config, frames_inside(m_hr, h, w, s), res.flow)
-    moved = displaced(res.flow, s) if res.flow is not None else None
-    return confidence_features(r, y_n, moved, res.confidence, config), res, m_hr
 
 
 def test_true_confidence_trusts_static_frames_and_rejects_a_wrong_motion():
@@ -83,7 +67,7 @@ def test_true_confidence_follows_the_objects():
 
 def test_untrained_network_is_the_analytic_confidence():
     sb = _burst(moving=2)
-    f, res, _ = _features(sb, HDRConfig(scale=1))
+    f, res, _ = analytic_evidence(sb.burst, HDRConfig(scale=1))
     assert f.shape == (7, 12, 96, 96)
     g = ConfidenceNet().confidence(f)
     ref = res.confidence.clamp(1e-3, 1 - 1e-3)
@@ -107,7 +91,7 @@ def test_shipped_learned_confidence_beats_the_analytic_one(scale):
         sb = _burst(moving=2, scale=scale, seed=seed, name="chelsea")
         cfg = HDRConfig(scale=scale, method="map")
         if seed == 5:
-            f, res, m_hr = _features(sb, cfg)
+            f, res, m_hr = analytic_evidence(sb.burst, cfg)
             target = true_confidence(sb, m_hr, res.flow).float()
             ok = f[:, 9] > 0
             ok[0] = False

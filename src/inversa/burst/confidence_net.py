@@ -32,13 +32,25 @@ wrongly trusted clipped sample raises a pixel by the whole bracket.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
-from inversa.burst.hdr import DEFAULT_G_MODEL, WHITE, HDRConfig, Residuals
+from inversa.burst.hdr import (
+    DEFAULT_G_MODEL,
+    WHITE,
+    HDRConfig,
+    HDRResult,
+    Residuals,
+    displaced,
+    frames_inside,
+    prepare_hdr,
+    residuals,
+)
+from inversa.camera.burstio import Burst
 from inversa.errors import InputError
 from inversa.nets.weights import save_weights, weights_path
 
@@ -62,6 +74,25 @@ def confidence_features(r: Residuals, y_n: torch.Tensor, flow_moved: torch.Tenso
     tex = torch.log(r.tex / (r.pred.abs() + 1e-3) + 1e-3) / 4
     f = torch.stack([*feats, one, moved, r.clipped.to(y_n), clipped_k, log_e, r.ok, tex, g], 1)
     return f.float()
+
+
+def analytic_evidence(burst: Burst, config: HDRConfig,
+                      ) -> tuple[torch.Tensor, HDRResult, torch.Tensor]:
+    """The network's inputs for every frame of ``burst`` (K, 12, h, w), made as
+    ``inversa hdr`` makes them with the analytic ``g`` (``config.g_model`` is ignored):
+    also the prepared result (its ``confidence`` the analytic ``g``) and the frame ->
+    reference motions (K, 3, 3) in high-resolution pixels. For training and tests."""
+    config = replace(config, g_model=None)
+    s = config.scale
+    res = prepare_hdr(burst, config).result
+    h, w = burst.raw.shape[-2:]
+    m_hr = res.alignment.to_hr(s) if res.alignment is not None else \
+        torch.eye(3, dtype=torch.float64)[None]
+    y_n = burst.raw.float() / res.exposures.reshape(-1, 1, 1)
+    r = residuals(y_n, res.exposures, m_hr, s, burst.cfa, res.noise, ~res.saturated, config,
+                  frames_inside(m_hr, h, w, s), res.flow)
+    moved = displaced(res.flow, s) if res.flow is not None else None
+    return confidence_features(r, y_n, moved, res.confidence, config), res, m_hr
 
 
 class ConfidenceNet(nn.Module):

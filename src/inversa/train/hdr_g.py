@@ -26,8 +26,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from inversa.burst.confidence_net import ConfidenceNet, confidence_features, save_confidence_net
-from inversa.burst.hdr import HDRConfig, displaced, frames_inside, prepare_hdr, residuals
+from inversa.burst.confidence_net import ConfidenceNet, analytic_evidence, save_confidence_net
+from inversa.burst.hdr import HDRConfig
 from inversa.burst.synth import SynthConfig, split_exposures, synthesize_burst
 from inversa.burst.truth import true_confidence
 from inversa.data.images import TRAIN_COLOR, VALIDATION, bundled
@@ -65,16 +65,7 @@ def burst_sample(img: torch.Tensor, crop: int, g: torch.Generator,
                       hdr_peak=2.0 + 2.0 * float(torch.rand((), generator=g)),
                       lights=ri(3), moving_objects=(0, 1, 2, 2)[ri(4)])
     sb = synthesize_burst(img, cfg, seed=ri(2 ** 31), box=(top, left, crop, crop))
-    hc = HDRConfig(scale=s, method="merge", g_model=None)
-    res = prepare_hdr(sb.burst, hc).result
-    h, w = sb.burst.raw.shape[-2:]
-    m_hr = res.alignment.to_hr(s) if res.alignment is not None else sb.motions
-    y_n = sb.burst.raw.float() / res.exposures.reshape(-1, 1, 1)
-    inside = frames_inside(m_hr, h, w, s)
-    r = residuals(y_n, res.exposures, m_hr, s, sb.burst.cfa, res.noise, ~res.saturated, hc,
-                  inside, res.flow)
-    moved = displaced(res.flow, s) if res.flow is not None else None
-    f = confidence_features(r, y_n, moved, res.confidence, hc)
+    f, res, m_hr = analytic_evidence(sb.burst, HDRConfig(scale=s, method="merge"))
     f[:, 9] *= res.used.reshape(-1, 1, 1).to(f)  # frames left out teach nothing
     target = true_confidence(sb, m_hr, res.flow)
     return f[1:], target[1:].float()
