@@ -85,6 +85,13 @@ def captured(out: dict):
         hdr.trusted = keep
 
 
+def print_rows(title: str, rows: dict[str, list[float]], width: int) -> None:
+    """``title: mean [per burst ...]`` then one line per row: mean and per-burst values."""
+    print(f"{title}: mean [per burst {', '.join(f'{n}/{sd}' for n, sd, _ in IMAGES)}]")
+    for label, v in rows.items():
+        print(f"  {label:<{width}} {np.mean(v):6.2f}  {np.round(v, 2).tolist()}", flush=True)
+
+
 def main() -> None:
     torch.set_num_threads(2)
     for s in (2, 1):
@@ -117,10 +124,7 @@ def main() -> None:
                     rows.setdefault(label, []).append(run())
             rows.setdefault("learned confidence (hdr_g), estimated displacements", []).append(
                 run(cfg=HDRConfig(method="map", scale=s)))
-        print(f"x{s}, moving regions, mu-law PSNR (dB): mean [per burst "
-              f"{', '.join(f'{n}/{sd}' for n, sd, _ in IMAGES)}]")
-        for label, v in rows.items():
-            print(f"  {label:<45} {np.mean(v):6.2f}  {np.round(v, 2).tolist()}", flush=True)
+        print_rows(f"x{s}, moving regions, mu-law PSNR (dB)", rows, 45)
 
 
 if __name__ == "__main__":

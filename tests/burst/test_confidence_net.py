@@ -21,7 +21,7 @@ from inversa.burst.hdr import (
     reconstruct_hdr,
 )
 from inversa.burst.synth import SynthConfig, split_exposures, synthesize_burst
-from inversa.burst.truth import true_confidence
+from inversa.burst.truth import photometric_confidence, true_confidence
 from inversa.data.images import bundled
 from inversa.errors import InputError
 
@@ -44,6 +44,25 @@ def test_true_confidence_trusts_static_frames_and_rejects_a_wrong_motion():
     off = sb.motions.clone()
     off[1:, 0, 2] += 2.0  # two pixels off
     assert float(true_confidence(sb, off, None)[1:].max()) == 0.0
+
+
+def test_photometric_confidence_judges_values_not_positions():
+    sb = _burst(moving=0, scale=2)
+    h, w = sb.clean.shape[-2:]
+    inside = frames_inside(sb.motions, h, w, 2)
+    g = photometric_confidence(sb, sb.motions, None)
+    assert torch.equal(g[0], torch.ones_like(g[0]))
+    right = float(g[1:][inside[1:]].mean())
+    assert right > 0.95
+    off = sb.motions.clone()
+    off[1:, 0, 2] += 2.0  # two pixels off: rejected where the scene has detail, not all
+    inside_off = frames_inside(off, h, w, 2)
+    g_off = photometric_confidence(sb, off, None)[1:][inside_off[1:]]
+    assert 0.05 < float(g_off.mean()) < right - 0.1  # the geometric truth rejects all
+    # a flat scene shows the same value two pixels off: nothing to reject
+    flat = dataclasses.replace(sb, gt=torch.full_like(sb.gt, 0.3),
+                               clean=torch.full_like(sb.clean, 0.3))
+    assert float(photometric_confidence(flat, off, None)[1:][inside_off[1:]].mean()) == 1.0
 
 
 def test_true_confidence_follows_the_objects():
@@ -115,3 +134,20 @@ def test_bad_confidence_weights_are_refused(tmp_path):
     sb = _burst(moving=0)
     with pytest.raises(InputError, match="not found"):
         reconstruct_hdr(sb.burst, HDRConfig(scale=1, g_model=str(tmp_path / "none.pt")))
+
+
+def test_merge_loss_reaches_the_network():
+    from inversa.train.hdr_g import burst_sample
+
+    sample = burst_sample(bundled("retina"), 64, torch.Generator().manual_seed(1))
+    assert sample is not None
+    f, target, mi = sample
+    assert f.shape[0] == target.shape[0] == mi.y_n.shape[0] - 1
+    net = ConfidenceNet()
+    g = net.confidence(f)
+    x = mi.radiance(g)
+    assert x.shape == (1, 3, *mi.gt.shape[-2:]) and torch.isfinite(x).all()
+    mi.loss(g).backward()
+    assert float(net.body[-1].weight.grad.abs().sum()) > 0
+    # distrusting every other frame leaves the reference alone: a worse merge
+    assert float(mi.loss(torch.zeros_like(g))) > float(mi.loss(g.detach()))

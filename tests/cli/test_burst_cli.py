@@ -113,3 +113,11 @@ def test_bad_input(burst_file, tmp_path):
 def test_train_burst_bad_input(tmp_path):
     _fails(["train", "burst", "-o", tmp_path / "m", "--scale", 5], tmp_path, "scales")
     _fails(["train", "burst", "-o", tmp_path / "m", "--crop", 100], tmp_path, "multiple of 8")
+
+
+def test_train_hdr_confidence_bad_input(tmp_path):
+    out = tmp_path / "g"
+    _fails(["train", "hdr-confidence", "-o", out, "--target", "nearest"], tmp_path, "--target")
+    _fails(["train", "hdr-confidence", "-o", out, "--loss", "l2"], tmp_path, "--loss")
+    _fails(["train", "hdr-confidence", "-o", out, "--init", tmp_path / "none.pt"], tmp_path,
+           "not found")

@@ -21,9 +21,13 @@ compressed (``asinh``, ``log1p``), and outputs ``logit g = logit g_analytic + N(
 3 x 3 convolutions (the last dilated, a 9 x 9 view) and a 1 x 1 output, about 11 k
 parameters, whose last layer starts at zero so that an untrained network is the analytic
 ``g``. It is trained (``inversa train hdr-confidence``) with a binary cross-entropy against
-the true ``g`` (:func:`inversa.burst.truth.true_confidence`) of synthetic bracketed bursts
-of the training photographs, prepared exactly as at inference (estimated camera motions
-and object displacements).
+the true ``g`` of synthetic bracketed bursts of the training photographs, prepared exactly
+as at inference (estimated camera motions and object displacements). The truth is
+geometric (:func:`inversa.burst.truth.true_confidence`: the point the motion puts a
+sample on is within half a pixel of the true one). A photometric truth (the sample's model
+error is below its noise, :func:`inversa.burst.truth.photometric_confidence`) would not
+ask the network to reject misplaced samples that show the right value, but a network
+trained on it did worse in the moving regions (``benchmarks/hdr_g_target.py``).
 
 The learned ``g`` weighs the data term only: the saturation bound (which clipped samples
 say the radiance is at least) keeps the analytic test and its hard rules, since one

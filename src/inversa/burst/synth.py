@@ -103,6 +103,7 @@ class SyntheticBurst:
     scale: int
     moving: torch.Tensor | None = None  # (s h, s w) bool: where moving objects pass
     objects: list = field(default_factory=list)  # the MovingObjects drawn (empty if held still)
+    clean: torch.Tensor | None = None  # (K, h, w) noiseless raw, reference-exposure units
 
 
 def warp_frames(x: torch.Tensor, motions: torch.Tensor, box: tuple[int, int, int, int],
@@ -184,6 +185,7 @@ def synthesize_burst(srgb: torch.Tensor, config: SynthConfig = SynthConfig(),
         gt = moving_objects(gt[None], lin, objs, box)[0]
     lr = F.avg_pool2d(hr, s) if s > 1 else hr
     raw = mosaic(lr, config.cfa)  # (K, h/s, w/s)
+    clean = raw.clone()  # before exposure, noise and clipping: what each sample measures
     rel = torch.tensor(config.exposures if config.exposures else [1.0] * config.frames,
                        dtype=torch.float64)
     rel = rel / rel[0]
@@ -208,7 +210,7 @@ def synthesize_burst(srgb: torch.Tensor, config: SynthConfig = SynthConfig(),
                   wb=isp.wb, ccm=torch.tensor(isp.ccm, dtype=torch.float64), noise=levels,
                   source="synthetic")
     return SyntheticBurst(burst=burst, gt=gt, motions=motions, isp=isp, scale=s, moving=moving,
-                          objects=list(objs))
+                          objects=list(objs), clean=clean)
 
 
 def motions_record(sb: SyntheticBurst, seed: int, extra: dict | None = None) -> dict:

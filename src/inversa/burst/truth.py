@@ -18,6 +18,22 @@ same thing there:
 
 A raw sample is good when all its ``s x s`` high-resolution pixels are (judged at the
 nearest pixel). Frame 0 is good everywhere.
+
+That geometric test is stricter than the reconstruction needs: where the scene has no
+detail along some direction (a flat region, an edge seen along its length), a point off
+by a pixel shows the same value, and a sample taken there does no harm; no test on the
+data can tell it from a right one either. :func:`photometric_confidence` judges what the
+data term sees instead: with ``A_k`` the forward model of frame ``k`` for the given
+motion and displacements (:class:`~inversa.burst.forward.BurstOperator`) and ``c_k`` the
+noiseless sample (:attr:`~inversa.burst.synth.SyntheticBurst.clean`), a sample is good
+when
+
+.. math::  |c_k - (A_k x^*)| \\le \\tau \\, \\sigma_k
+
+with ``x^*`` the ground truth and ``sigma_k`` the sample's noise standard deviation, both
+in units of the reference exposure: the model error it brings is below its noise (the
+anti-aliased rims, occlusions and wrong motions fail wherever they change the value).
+It also has to land inside the reference's field of view.
 """
 
 from __future__ import annotations
@@ -85,4 +101,37 @@ def true_confidence(sb, m_hr: torch.Tensor, flow: torch.Tensor | None,
     return g
 
 
-__all__ = ["true_confidence"]
+def photometric_confidence(sb, m_hr: torch.Tensor, flow: torch.Tensor | None,
+                           tol: float = 1.0) -> torch.Tensor:
+    """(K, h, w) in {0, 1}: samples of the synthetic burst ``sb`` whose model error for
+    the motions ``m_hr`` (K, 3, 3) and displacements ``flow`` (K, 2, sH, sW) or None is
+    at most ``tol`` noise standard deviations (module docstring)."""
+    from inversa.burst.forward import BurstOperator
+    from inversa.burst.hdr import frames_inside, relative_exposures
+
+    if sb.clean is None:
+        raise ValueError("the synthetic burst carries no noiseless samples (clean)")
+    s = sb.scale
+    gt = sb.gt.double()
+    k, h, w = sb.clean.shape
+    pred = BurstOperator(m_hr.double(), tuple(gt.shape), s, sb.burst.cfa,
+                         flow=None if flow is None else flow.double())(gt[None])[0]
+    clean = sb.clean.double()
+    rel = relative_exposures(sb.burst).double().reshape(-1, 1, 1)
+    lv = sb.burst.noise
+    sigma = lv.std((clean * rel).clamp(min=0)) / rel if lv is not None \
+        else torch.full_like(clean, 1e-3)
+    good = ((clean - pred).abs() <= tol * sigma) & frames_inside(m_hr, h, w, s)
+    if flow is not None:
+        hh, ww = gt.shape[-2:]
+        for i in range(k):
+            px, py = positions(m_hr[i], hh, ww)
+            ex, ey = px + flow[i, 0], py + flow[i, 1]
+            out = ((ex < 0) | (ex > ww - 1) | (ey < 0) | (ey > hh - 1)).float()
+            good[i] &= (F.max_pool2d(out[None, None], s)[0, 0] if s > 1 else out) == 0
+    g = good.float()
+    g[0] = 1.0
+    return g
+
+
+__all__ = ["photometric_confidence", "true_confidence"]

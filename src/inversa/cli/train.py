@@ -177,6 +177,15 @@ def hdr_confidence(
     folder: Path | None = typer.Option(None, help="Train on this image folder instead of the "
                                                   "bundled scikit-image photographs"),
     threads: int = typer.Option(0, help="Torch CPU threads (0: default)"),
+    target: str = typer.Option("geometric", help="What a good sample is: 'geometric' (its "
+                               "reference point is within half a pixel of the truth; the "
+                               "shipped hdr_g) or 'photometric' (its model error is below "
+                               "its noise)"),
+    loss: str = typer.Option("bce", help="'bce': cross-entropy against the target; 'merge': "
+                             "the l1 error of the merged radiance (mu-law), through the "
+                             "merge of each burst with g"),
+    init: Path | None = typer.Option(None, help="Start from these weights (.pt) instead of "
+                                                "the analytic g"),
 ) -> None:
     """Train the learned alignment confidence of `inversa hdr` against the true confidence
     of synthetic bracketed bursts (resumes from OUT.ckpt if present; the pool of bursts is
@@ -194,17 +203,25 @@ def hdr_confidence(
         raise InputError("--bursts must be >= 2 and --steps >= 1", field="bursts")
     if crop < 64 or crop % 8:
         raise InputError(f"--crop must be >= 64 and a multiple of 8, got {crop}", field="crop")
+    if target not in ("photometric", "geometric"):
+        raise InputError(f"--target must be photometric or geometric, got {target!r}",
+                         field="target")
+    if loss not in ("bce", "merge"):
+        raise InputError(f"--loss must be bce or merge, got {loss!r}", field="loss")
+    if init is not None and not init.exists():
+        raise InputError("initial weights not found", source=str(init))
     if threads:
         torch.set_num_threads(threads)
     spec = ConfidenceTrainSpec(
-        out=out, bursts=bursts, crop=crop, folder=folder,
+        out=out, bursts=bursts, crop=crop, folder=folder, target=target, loss=loss, init=init,
         train=TrainConfig(steps=steps, lr=lr, lr_min=lr / 100, seed=seed,
                           max_minutes=max_minutes, validate_every=250, ckpt_every=250,
                           log_every=50))
     card = train_confidence(spec, command="inversa " + " ".join(map(shlex.quote, sys.argv[1:])))
     m = card["metrics"]
     typer.echo(f"validation cross-entropy: analytic g {m['val_bce_analytic']:.4f}, learned "
-               f"{m['val_bce']:.4f}; wrote {out.with_suffix('.pt')}")
+               f"{m['val_bce']:.4f}; merge l1: analytic {m['val_merge_l1_analytic']:.5f}, "
+               f"learned {m['val_merge_l1']:.5f}; wrote {out.with_suffix('.pt')}")
 
 
 def _image_set(name: str) -> tuple[str, ...]:
