@@ -181,10 +181,9 @@ def train_confidence(spec: ConfidenceTrainSpec, command: str = "") -> dict:
     def validate(model: ConfidenceNet) -> float:
         return -(val_bce if spec.loss == "bce" else val_merge)(model)
 
-    analytic = ConfidenceNet(spec.width)  # the last layer starts at zero: the analytic g
-    start = {"val_bce_analytic": round(val_bce(analytic), 4),
-             "val_merge_l1_analytic": round(val_merge(analytic), 5)}
-    model = ConfidenceNet(spec.width)
+    model = ConfidenceNet(spec.width)  # the last layer starts at zero: the analytic g
+    start = {"val_bce_analytic": round(val_bce(model), 4),
+             "val_merge_l1_analytic": round(val_merge(model), 5)}
     if spec.init is not None:
         model.load_state_dict({k: v.float() for k, v in
                                load_confidence_net(spec.init).state_dict().items()})
