@@ -28,7 +28,7 @@ from inversa.camera.noise import NoiseLevels
 from inversa.data.images import TRAIN_COLOR, VALIDATION, bundled
 from inversa.metrics import psnr
 from inversa.nets.weights import load_denoiser
-from inversa.train.loop import TrainConfig, fit_to, training_record, write_card
+from inversa.train.loop import TrainConfig, fit_to, images_record, training_record, write_card
 
 FRAME_CHOICES = (1, 2, 3, 4, 6, 8, 10, 14, 14, 14)  # 14 (the benchmark) weighted x3
 
@@ -118,8 +118,7 @@ def train_burst(spec: BurstTrainSpec, command: str = "") -> dict:
                          "parameters": sum(p.numel() for p in model.parameters()),
                          **({"init": spec.init} if spec.init
                             else {"prior_init": "denoiser_unet (shipped)"})},
-        "data": {"images": "user folder " + str(spec.folder) if spec.folder
-                 else list(spec.images),
+        "data": {"images": images_record(spec.folder, spec.images),
                  "source": "bundled photographs (inversa.data.images: scikit-image, "
                            "matplotlib's grace_hopper, 'tinted:' grey textures; test images "
                            "excluded), synthetic bursts (DBSR protocol, inversa.burst.synth)",

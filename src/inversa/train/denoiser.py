@@ -17,7 +17,7 @@ from inversa.data.patches import NoisyPatchSampler, PatchConfig
 from inversa.metrics import psnr
 from inversa.nets.denoiser import DenoiserConfig, UNetDenoiser
 from inversa.nets.weights import save_weights
-from inversa.train.loop import TrainConfig, fit_to, training_record, write_card
+from inversa.train.loop import TrainConfig, fit_to, images_record, training_record, write_card
 
 VAL_IMAGE = "rocket"
 
@@ -59,7 +59,7 @@ def train_denoiser(spec: DenoiserTrainSpec, command: str = "") -> dict:
                 "colour (3 channels) and gray (replicated channel)",
         "architecture": {"class": "inversa.nets.UNetDenoiser", **spec.net.to_dict(),
                          "parameters": sum(p.numel() for p in model.parameters())},
-        "data": {"images": "user folder " + str(spec.folder) if spec.folder else names,
+        "data": {"images": images_record(spec.folder, names),
                  "source": "scikit-image bundled images (test images excluded)",
                  "patches": asdict(spec.patches), "validation": f"{VAL_IMAGE} crop, sigma 25"},
         "training": training_record(spec.train, res, command),

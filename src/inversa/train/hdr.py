@@ -33,7 +33,7 @@ from inversa.burst.lkr import LKRNet, save_lkr, trainable_lkr
 from inversa.burst.synth import SynthConfig, split_exposures, synthesize_burst
 from inversa.camera.noise import NoiseLevels
 from inversa.data.images import TRAIN_COLOR, VALIDATION, bundled
-from inversa.train.loop import TrainConfig, fit_to, training_record, write_card
+from inversa.train.loop import TrainConfig, fit_to, images_record, training_record, write_card
 
 PATTERNS = ("1,4,1/4...", "1,1/4,4...", "1,2,1/2,4,1/4...")
 NOISE_JITTER = 0.15  # log-normal error on the noise levels (the blind estimator's)
@@ -138,8 +138,7 @@ def train_hdr(spec: HDRTrainSpec, command: str = "") -> dict:
                          "init": spec.init,
                          "data_term": "exposure-normalised frames, weights "
                                       "e_k^2/v * saturation mask * confidence g"},
-        "data": {"images": "user folder " + str(spec.folder) if spec.folder
-                 else list(TRAIN_COLOR),
+        "data": {"images": images_record(spec.folder, TRAIN_COLOR),
                  "source": "scikit-image bundled colour photographs (test images excluded), "
                            "bracketed synthetic bursts (inversa.burst.synth: hdr_peak 2-4, "
                            "0-2 lights, 0-2 moving objects, exposure patterns "

@@ -46,7 +46,7 @@ from inversa.burst.synth import SynthConfig, split_exposures, synthesize_burst
 from inversa.burst.truth import photometric_confidence, true_confidence
 from inversa.data.images import TRAIN_COLOR, VALIDATION, bundled
 from inversa.train.hdr import PATTERNS, _images, mu_l1
-from inversa.train.loop import TrainConfig, fit_to, training_record, write_card
+from inversa.train.loop import TrainConfig, fit_to, images_record, training_record, write_card
 
 
 @dataclass(frozen=True)
@@ -200,8 +200,7 @@ def train_confidence(spec: ConfidenceTrainSpec, command: str = "") -> dict:
         "architecture": {"class": "inversa.burst.confidence_net.ConfidenceNet",
                          "width": spec.width,
                          "parameters": sum(p.numel() for p in model.parameters())},
-        "data": {"images": "user folder " + str(spec.folder) if spec.folder
-                 else list(TRAIN_COLOR),
+        "data": {"images": images_record(spec.folder, TRAIN_COLOR),
                  "source": "scikit-image bundled colour photographs (test images excluded), "
                            "bracketed synthetic bursts (inversa.burst.synth: scale 1-2, "
                            "5-14 frames, hdr_peak 2-4, 0-2 lights, 0-2 moving objects, "

@@ -20,7 +20,7 @@ import copy
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,6 +179,11 @@ def training_record(config: TrainConfig, result: dict, command: str) -> dict:
             "minutes": round(result["minutes"], 1),
             "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads",
             "command": command}
+
+
+def images_record(folder: Path | None, bundled: Sequence[str]) -> str | list[str]:
+    """The ``images`` entry of a model card: the user's folder, or the bundled names."""
+    return f"user folder {folder}" if folder else list(bundled)
 
 
 def write_card(out: Path, card: dict) -> None:
