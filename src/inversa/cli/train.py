@@ -196,18 +196,18 @@ def hdr_confidence(
     import torch
 
     from inversa.errors import InputError
-    from inversa.train.hdr_g import ConfidenceTrainSpec, train_confidence
+    from inversa.train.hdr_g import LOSSES, TARGETS, ConfidenceTrainSpec, train_confidence
     from inversa.train.loop import TrainConfig
 
     if bursts < 2 or steps < 1:
         raise InputError("--bursts must be >= 2 and --steps >= 1", field="bursts")
     if crop < 64 or crop % 8:
         raise InputError(f"--crop must be >= 64 and a multiple of 8, got {crop}", field="crop")
-    if target not in ("photometric", "geometric"):
-        raise InputError(f"--target must be photometric or geometric, got {target!r}",
+    if target not in TARGETS:
+        raise InputError(f"--target must be one of {sorted(TARGETS)}, got {target!r}",
                          field="target")
-    if loss not in ("bce", "merge"):
-        raise InputError(f"--loss must be bce or merge, got {loss!r}", field="loss")
+    if loss not in LOSSES:
+        raise InputError(f"--loss must be one of {list(LOSSES)}, got {loss!r}", field="loss")
     if init is not None and not init.exists():
         raise InputError("initial weights not found", source=str(init))
     if threads:

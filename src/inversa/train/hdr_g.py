@@ -22,6 +22,14 @@ Loss: binary cross-entropy over the usable samples, one burst per step under a r
 horizontal flip. Validation: the mean cross-entropy on bursts of
 :data:`~inversa.data.images.VALIDATION` (kept out of training), reported as its negative
 (higher is better), beside the analytic ``g``'s.
+
+``loss = "merge"`` trains ``g`` for what it is for instead: each step merges the burst
+with the network's ``g`` (:func:`inversa.burst.merge.merge`, as ``prepare_hdr`` starts
+the reconstruction; differentiable in the sample weights) and takes the l1 distance
+between the mu-law tone maps (mu = 5000) of the merge and the true radiance, validated
+the same way; best started from trained weights (``init``). Measured: it lowers the
+merge's error but not ``map``'s (``benchmarks/hdr_g_target.py``), so ``hdr_g`` is trained
+with the cross-entropy.
 """
 
 from __future__ import annotations
@@ -66,7 +74,7 @@ class ConfidenceTrainSpec:
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
             raise ValueError(f"target must be one of {sorted(TARGETS)}, got {self.target!r}")
-        if self.loss not in ("bce", "merge"):
+        if self.loss not in LOSSES:
             raise ValueError(f"loss must be 'bce' or 'merge', got {self.loss!r}")
 
 
@@ -97,6 +105,7 @@ class MergeInputs:
 
 
 TARGETS = {"photometric": photometric_confidence, "geometric": true_confidence}
+LOSSES = ("bce", "merge")
 
 
 def burst_sample(img: torch.Tensor, crop: int, g: torch.Generator, target: str = "geometric",
