@@ -65,6 +65,31 @@ def union(alphas: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def reference_objects(sb) -> list[torch.Tensor]:
+    """Per moving object of the synthetic burst ``sb``, (sH, sW) float: where the
+    reference frame shows it whole and on top of any other."""
+    hh, ww = sb.gt.shape[-2:]
+    alpha = [_disc(hh, ww, *o.centre(0), o.radius) for o in sb.objects]
+    return [((a >= 1) & ~(union(alpha[j + 1:], a) > 0)).float() for j, a in enumerate(alpha)]
+
+
+def object_points(sb, i: int, ref_full: list[torch.Tensor],
+                  ) -> tuple[list[torch.Tensor], list[tuple[torch.Tensor, ...]]]:
+    """Frame ``i``'s object coverages (sH, sW) and, per object, ``(sees, rx, ry)``:
+    where the frame shows it whole and on top and the reference shows the same point of it
+    (``ref_full``, :func:`reference_objects`), and that true reference point."""
+    hh, ww = sb.gt.shape[-2:]
+    ys, xs = torch.meshgrid(torch.arange(hh, dtype=torch.float64),
+                            torch.arange(ww, dtype=torch.float64), indexing="ij")
+    alphas = [_disc(hh, ww, *o.centre(i), o.radius) for o in sb.objects]
+    points = []
+    for j, o in enumerate(sb.objects):
+        shows = (alphas[j] >= 1) & (union(alphas[j + 1:], alphas[j]) == 0)
+        rx, ry = xs - i * o.vx, ys - i * o.vy
+        points.append((shows & (at(ref_full[j], rx, ry) > 0), rx, ry))
+    return alphas, points
+
+
 def true_confidence(sb, m_hr: torch.Tensor, flow: torch.Tensor | None,
                     tol: float = 0.5) -> torch.Tensor:
     """(K, h, w) in {0, 1} on the raw grids of the synthetic burst ``sb``
@@ -74,27 +99,20 @@ def true_confidence(sb, m_hr: torch.Tensor, flow: torch.Tensor | None,
     s = sb.scale
     hh, ww = sb.gt.shape[-2:]
     k = sb.motions.shape[0]
-    objs = sb.objects
-    ref_alpha = [_disc(hh, ww, *o.centre(0), o.radius) for o in objs]
+    ref_alpha = [_disc(hh, ww, *o.centre(0), o.radius) for o in sb.objects]
     ref_bg = ~(union(ref_alpha, torch.zeros(hh, ww)) > 0)
-    ref_full = [((a >= 1) & ~(union(ref_alpha[j + 1:], a) > 0)).float()
-                for j, a in enumerate(ref_alpha)]
-    ys, xs = torch.meshgrid(torch.arange(hh, dtype=torch.float64),
-                            torch.arange(ww, dtype=torch.float64), indexing="ij")
+    ref_full = reference_objects(sb)
     good = torch.zeros(k, hh, ww, dtype=torch.bool)
     for i in range(k):
         px, py = positions(sb.motions[i], hh, ww)
         ex, ey = positions(m_hr[i], hh, ww)
         if flow is not None:
             ex, ey = ex + flow[i, 0], ey + flow[i, 1]
-        alphas = [_disc(hh, ww, *o.centre(i), o.radius) for o in objs]
+        alphas, points = object_points(sb, i, ref_full)
         ok = (union(alphas, px.float()) == 0) & (at(ref_bg.float(), px, py) > 0) \
             & (((ex - px) ** 2 + (ey - py) ** 2).sqrt() < tol)
-        for j, o in enumerate(objs):
-            shows = (alphas[j] >= 1) & (union(alphas[j + 1:], px.float()) == 0)
-            rx, ry = xs - i * o.vx, ys - i * o.vy
-            ok |= shows & (at(ref_full[j], rx, ry) > 0) \
-                & (((ex - rx) ** 2 + (ey - ry) ** 2).sqrt() < tol)
+        for sees, rx, ry in points:
+            ok |= sees & (((ex - rx) ** 2 + (ey - ry) ** 2).sqrt() < tol)
         good[i] = ok
     g = (-F.max_pool2d(-good[:, None].float(), s)[:, 0]) if s > 1 else good.float()
     g[0] = 1.0
@@ -134,4 +152,4 @@ def photometric_confidence(sb, m_hr: torch.Tensor, flow: torch.Tensor | None,
     return g
 
 
-__all__ = ["photometric_confidence", "true_confidence"]
+__all__ = ["object_points", "photometric_confidence", "reference_objects", "true_confidence"]
