@@ -48,7 +48,7 @@ from inversa.burst.confidence_net import (
     load_confidence_net,
     save_confidence_net,
 )
-from inversa.burst.hdr import HDRConfig, frames_inside
+from inversa.burst.hdr import HDRConfig
 from inversa.burst.merge import merge
 from inversa.burst.synth import SynthConfig, split_exposures, synthesize_burst
 from inversa.burst.truth import photometric_confidence, true_confidence
@@ -130,8 +130,7 @@ def burst_sample(img: torch.Tensor, crop: int, g: torch.Generator, target: str =
     f, res, m_hr = analytic_evidence(sb.burst, HDRConfig(scale=s, method="merge"))
     f[:, 9] *= res.used.reshape(-1, 1, 1).to(f)  # frames left out teach nothing
     truth = TARGETS[target](sb, m_hr, res.flow)
-    h, w = sb.burst.raw.shape[-2:]
-    usable = ~res.saturated & frames_inside(m_hr, h, w, s) & res.used.reshape(-1, 1, 1)
+    usable = f[:, 9] > 0  # the features' own mask: unclipped, inside the field, frame used
     mi = MergeInputs(sb.burst.raw.float() / res.exposures.reshape(-1, 1, 1).float(),
                      res.exposures.float(), m_hr, res.flow, usable, sb.burst.cfa, s, sb.gt)
     return f[1:], truth[1:].float(), mi
