@@ -23,8 +23,12 @@ from bench_hdr import hdr_burst
 from tune_hdr_object_motion import IMAGES
 
 from inversa.burst.hdr import HDRConfig, prepare_hdr
-from inversa.burst.scene import _disc
-from inversa.burst.truth import at, photometric_confidence, positions
+from inversa.burst.truth import (
+    object_points,
+    photometric_confidence,
+    positions,
+    reference_objects,
+)
 
 
 def main() -> None:
@@ -40,9 +44,7 @@ def main() -> None:
             photo_hr = F.interpolate(photo[:, None].float(), scale_factor=s,
                                      mode="nearest")[:, 0] > 0 if s > 1 else photo
             hh, ww = sb.gt.shape[-2:]
-            ys, xs = torch.meshgrid(torch.arange(hh, dtype=torch.float64),
-                                    torch.arange(ww, dtype=torch.float64), indexing="ij")
-            ref = [(_disc(hh, ww, *o.centre(0), o.radius) >= 1).float() for o in sb.objects]
+            ref_full = reference_objects(sb)
             for i in range(1, frames):
                 if not bool(res.used[i]):
                     continue
@@ -51,13 +53,7 @@ def main() -> None:
                     ex, ey = ex + flow[i, 0], ey + flow[i, 1]
                 has = (flow[i].abs().sum(0) > 0) if flow is not None \
                     else torch.zeros(hh, ww, dtype=torch.bool)
-                alphas = [_disc(hh, ww, *o.centre(i), o.radius) for o in sb.objects]
-                for j, o in enumerate(sb.objects):
-                    shows = alphas[j] >= 1
-                    for a in alphas[j + 1:]:
-                        shows &= a == 0
-                    rx, ry = xs - i * o.vx, ys - i * o.vy
-                    sel = shows & (at(ref[j], rx, ry) > 0)
+                for sel, rx, ry in object_points(sb, i, ref_full)[1]:
                     near = ((ex - rx) ** 2 + (ey - ry) ** 2).sqrt() < 0.5
                     p = photo_hr[i]
                     tot += torch.tensor([
