@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from inversa.burst.confidence_net import (
+    USABLE,
     ConfidenceNet,
     analytic_evidence,
     has_confidence_net,
@@ -112,7 +113,7 @@ def test_shipped_learned_confidence_beats_the_analytic_one(scale):
         if seed == 5:
             f, res, m_hr = analytic_evidence(sb.burst, cfg)
             target = true_confidence(sb, m_hr, res.flow).float()
-            ok = f[:, 9] > 0
+            ok = f[:, USABLE] > 0
             ok[0] = False
             learned = load_confidence_net().confidence(f)
             assert _bce(learned, target, ok) < _bce(res.confidence.float(), target, ok) - 0.05

@@ -59,6 +59,7 @@ from inversa.errors import InputError
 from inversa.nets.weights import save_weights, weights_path
 
 FEATURES = 12
+USABLE = 9  # the feature channel that marks usable samples inside the reference's field
 
 
 def confidence_features(r: Residuals, y_n: torch.Tensor, flow_moved: torch.Tensor | None,
@@ -158,6 +159,8 @@ def load_confidence_net(name_or_path: str | Path = DEFAULT_G_MODEL) -> Confidenc
 
 __all__ = [
     "DEFAULT_G_MODEL",
+    "FEATURES",
+    "USABLE",
     "ConfidenceNet",
     "confidence_features",
     "has_confidence_net",

@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 
 from inversa.burst.confidence_net import (
+    USABLE,
     ConfidenceNet,
     analytic_evidence,
     load_confidence_net,
@@ -128,9 +129,9 @@ def burst_sample(img: torch.Tensor, crop: int, g: torch.Generator, target: str =
                       lights=ri(3), moving_objects=(0, 1, 2, 2)[ri(4)])
     sb = synthesize_burst(img, cfg, seed=ri(2 ** 31), box=(top, left, crop, crop))
     f, res, m_hr = analytic_evidence(sb.burst, HDRConfig(scale=s, method="merge"))
-    f[:, 9] *= res.used.reshape(-1, 1, 1).to(f)  # frames left out teach nothing
+    f[:, USABLE] *= res.used.reshape(-1, 1, 1).to(f)  # frames left out teach nothing
     truth = TARGETS[target](sb, m_hr, res.flow)
-    usable = f[:, 9] > 0  # the features' own mask: unclipped, inside the field, frame used
+    usable = f[:, USABLE] > 0  # the features' own mask, with the frames left out
     mi = MergeInputs(sb.burst.raw.float() / res.exposures.reshape(-1, 1, 1).float(),
                      res.exposures.float(), m_hr, res.flow, usable, sb.burst.cfa, s, sb.gt)
     return f[1:], truth[1:].float(), mi
@@ -153,7 +154,7 @@ def _pool(images: list[torch.Tensor], n: int, crop: int, seed: int, label: str,
 
 
 def _bce(logits: torch.Tensor, f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    m = f[:, 9:10] > 0
+    m = f[:, USABLE:USABLE + 1] > 0
     return F.binary_cross_entropy_with_logits(logits[m], y[:, None][m])
 
 
