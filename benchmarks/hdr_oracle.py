@@ -50,16 +50,10 @@ from common import TEST_COLOR, markdown_table
 import inversa.burst.hdr as hdr
 from inversa.burst.hdr import HDRConfig, mu_law, reconstruct_hdr, saturation_masks
 from inversa.burst.scene import _disc
-from inversa.burst.truth import at, positions, union
+from inversa.burst.truth import at, grow, positions, reference_background, reference_objects, union
 
 # the true confidence's helpers (inversa.burst.truth), under this script's old names
 _positions, _at, _union = positions, at, union
-
-
-def _grow(v: torch.Tensor, r: int) -> torch.Tensor:
-    if r <= 0:
-        return v.float()
-    return F.max_pool2d(v[None, None].float(), 2 * r + 1, stride=1, padding=r)[0, 0]
 
 
 def oracle(sb, move_objects: bool = True, margin: int = 0,
@@ -75,12 +69,8 @@ def oracle(sb, move_objects: bool = True, margin: int = 0,
     objs = sb.objects
     # what the reference shows: object j fully (eroded), anything of an object (grown);
     # a later object on top hides an earlier one
-    ref_alpha = [_disc(hh, ww, *o.centre(0), o.radius) for o in objs]
-    ref_any = _union(ref_alpha, torch.zeros(hh, ww))
-    ref_full = [(-_grow(-(a >= 1).float(), margin) > 0)
-                & ~(_grow(_union(ref_alpha[j + 1:], a), margin) > 0)
-                for j, a in enumerate(ref_alpha)]
-    ref_bg = ~(_grow(ref_any, margin) > 0)
+    ref_full = reference_objects(sb, margin)
+    ref_bg = reference_background(sb, margin)
     good = torch.zeros(k, hh, ww, dtype=torch.bool)
     flow = torch.zeros(k, 2, hh, ww, dtype=torch.float64)
     ys, xs = torch.meshgrid(torch.arange(hh, dtype=torch.float64),
@@ -97,12 +87,12 @@ def oracle(sb, move_objects: bool = True, margin: int = 0,
             ok = (frame_any == 0) & (_at(ref_bg.float(), sx, sy) > 0) \
                 & (flow_given[i].norm(dim=0) < tol)
             for shows, rx, ry, full in parts:
-                ok |= shows & (_at(full.float(), sx, sy) > 0) \
+                ok |= shows & (_at(full, sx, sy) > 0) \
                     & (((sx - rx) ** 2 + (sy - ry) ** 2).sqrt() < tol)
         else:
             ok = (frame_any == 0) & (_at(ref_bg.float(), px, py) > 0)
             for shows, rx, ry, full in parts if move_objects else []:
-                sees = shows & (_at(full.float(), rx, ry) > 0)
+                sees = shows & (_at(full, rx, ry) > 0)
                 ok |= sees
                 flow[i, 0] = torch.where(sees, rx - px, flow[i, 0])
                 flow[i, 1] = torch.where(sees, ry - py, flow[i, 1])
@@ -159,7 +149,7 @@ def rim_share(sb, x_dyn: torch.Tensor, x_still: torch.Tensor) -> tuple[float, fl
     hh, ww = sb.gt.shape[-2:]
     alphas = [_disc(hh, ww, *o.centre(0), o.radius) for o in sb.objects]
     edge = _union([((a > 0) & (a < 1)).float() for a in alphas], torch.zeros(hh, ww))
-    rim = _grow(edge, 1) > 0
+    rim = grow(edge, 1) > 0
     m = torch.zeros(hh, ww, dtype=torch.bool)
     m[B:-B, B:-B] = sb.moving[B:-B, B:-B]
     pk = float(sb.gt.max())

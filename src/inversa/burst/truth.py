@@ -65,12 +65,30 @@ def union(alphas: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def reference_objects(sb) -> list[torch.Tensor]:
+def grow(v: torch.Tensor, r: int) -> torch.Tensor:
+    """Maximum of ``v`` (h, w) over ``(2r + 1)^2`` windows (float; ``v`` itself for 0)."""
+    if r <= 0:
+        return v.float()
+    return F.max_pool2d(v[None, None].float(), 2 * r + 1, stride=1, padding=r)[0, 0]
+
+
+def reference_objects(sb, margin: int = 0) -> list[torch.Tensor]:
     """Per moving object of the synthetic burst ``sb``, (sH, sW) float: where the
-    reference frame shows it whole and on top of any other."""
+    reference frame shows it whole and on top of any other, ``margin`` pixels away from
+    its rim and from the objects above it."""
     hh, ww = sb.gt.shape[-2:]
     alpha = [_disc(hh, ww, *o.centre(0), o.radius) for o in sb.objects]
-    return [((a >= 1) & ~(union(alpha[j + 1:], a) > 0)).float() for j, a in enumerate(alpha)]
+    return [((-grow(-(a >= 1).float(), margin) > 0)
+             & ~(grow(union(alpha[j + 1:], a), margin) > 0)).float()
+            for j, a in enumerate(alpha)]
+
+
+def reference_background(sb, margin: int = 0) -> torch.Tensor:
+    """(sH, sW) bool: where the reference frame of ``sb`` shows no part of any moving
+    object, ``margin`` pixels away from them."""
+    hh, ww = sb.gt.shape[-2:]
+    alpha = [_disc(hh, ww, *o.centre(0), o.radius) for o in sb.objects]
+    return ~(grow(union(alpha, torch.zeros(hh, ww)), margin) > 0)
 
 
 def object_points(sb, i: int, ref_full: list[torch.Tensor],
@@ -99,8 +117,7 @@ def true_confidence(sb, m_hr: torch.Tensor, flow: torch.Tensor | None,
     s = sb.scale
     hh, ww = sb.gt.shape[-2:]
     k = sb.motions.shape[0]
-    ref_alpha = [_disc(hh, ww, *o.centre(0), o.radius) for o in sb.objects]
-    ref_bg = ~(union(ref_alpha, torch.zeros(hh, ww)) > 0)
+    ref_bg = reference_background(sb)
     ref_full = reference_objects(sb)
     good = torch.zeros(k, hh, ww, dtype=torch.bool)
     for i in range(k):
@@ -152,4 +169,5 @@ def photometric_confidence(sb, m_hr: torch.Tensor, flow: torch.Tensor | None,
     return g
 
 
-__all__ = ["object_points", "photometric_confidence", "reference_objects", "true_confidence"]
+__all__ = ["grow", "object_points", "photometric_confidence", "reference_background",
+           "reference_objects", "true_confidence"]
