@@ -41,7 +41,7 @@ from common import TEST_COLOR, bundled, isp_panels, markdown_table
 
 from inversa.burst.align import align_burst
 from inversa.burst.lkr import LKRConfig, load_lkr
-from inversa.burst.reconstruct import ReconConfig, lkr_model, reconstruct
+from inversa.burst.reconstruct import ReconConfig, learned_weights, lkr_model, reconstruct
 from inversa.burst.synth import SynthConfig, synthesize_burst
 from inversa.camera.burstio import Burst
 from inversa.camera.demosaic import demosaic_bilinear
@@ -341,7 +341,8 @@ def main() -> None:
         METHODS["learned, 8-member ensemble"] = dict(method="learned", flip_ensemble=True,
                                                      transpose_ensemble=True)
     torch.set_num_threads(2)
-    lkr_model("burst_lkr")  # load once, outside the timings
+    for scale in (2, 4):  # load once, outside the timings
+        lkr_model(learned_weights("burst_lkr", scale))
     example = None
     if "A" in args.parts:
         example = table(args.per_image, 4, 7000)

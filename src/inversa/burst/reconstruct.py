@@ -19,7 +19,9 @@ Methods (``ReconConfig.method``):
   and upsampling in one), what a one-frame burst gives.
 - ``learned``: the same problem unrolled with a learned prior and motion refinement in
   the loop (:mod:`inversa.burst.lkr`), with the shipped weights ``burst_lkr`` (scales 2
-  and 4); :func:`default_method` picks it when weights for the scale exist.
+  and 4; at x2 ``burst_lkr_x2``, the same model fine-tuned for x2 alone, see
+  :func:`learned_weights`); :func:`default_method` picks it when weights for the scale
+  exist.
 
 ``anchor`` (bilinear demosaic + bicubic upsampling of the reference) is the baseline that
 every method must beat (see ``docs/benchmarks.md``).
@@ -307,7 +309,7 @@ def _region(raw: torch.Tensor, cfa: str, m_hr: torch.Tensor, valid: torch.Tensor
     if method == "single":
         return single(raw[0], cfa, s, lv, config)
     if method == "learned":
-        net = lkr_model(config.model)
+        net = lkr_model(learned_weights(config.model, s))
         with torch.no_grad():
             return _ensemble(net, raw, cfa, m_hr, s, lv, valid, config).clamp(min=0)
     x = merge(raw, cfa, m_hr, s, lv, sample_weights=valid)
@@ -327,7 +329,7 @@ def _region(raw: torch.Tensor, cfa: str, m_hr: torch.Tensor, valid: torch.Tensor
     return x
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=4)
 def lkr_model(name: str):
     """The learned reconstruction's network, loaded once per process."""
     from inversa.burst.lkr import load_lkr
@@ -335,8 +337,20 @@ def lkr_model(name: str):
     return load_lkr(name)
 
 
+def learned_weights(model: str, scale: int) -> str:
+    """The weights ``learned`` runs at ``scale``: for a shipped name, ``NAME_x{scale}``
+    when such weights ship (the model fine-tuned for that scale alone), else ``model``
+    itself; a ``.pt`` path is always taken as given."""
+    from inversa.burst.lkr import has_weights
+
+    own = f"{model}_x{scale}"
+    if not str(model).endswith(".pt") and has_weights(own):
+        return own
+    return model
+
+
 def _check_learned(config: ReconConfig) -> None:
-    scales = lkr_model(config.model).config.scales
+    scales = lkr_model(learned_weights(config.model, config.scale)).config.scales
     if config.scale not in scales:
         raise InputError(f"the learned model {config.model!r} was trained for scales "
                          f"{list(scales)}, not {config.scale}; use --method map",
@@ -347,6 +361,7 @@ def default_method(scale: int, model: str = "burst_lkr") -> Method:
     """``learned`` when shipped weights for ``scale`` exist, else ``map``."""
     from inversa.burst.lkr import has_weights
 
+    model = learned_weights(model, scale)
     if has_weights(model) and scale in lkr_model(model).config.scales:
         return "learned"
     return "map"
