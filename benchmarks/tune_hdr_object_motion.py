@@ -9,6 +9,8 @@ without object motion; mu-law PSNR over the image / in the moving regions, and s
     METHODS=map SCALES=2,1 MOVS=2 python benchmarks/tune_hdr_object_motion.py
     G_CHI=1e9 ... (no sample-by-sample check), G_CHI=1.2, 2, 3: the other values tried
     G_WINDOW=9, 7 ...: the confidence's window (HDRConfig.g_window)
+    OBJECT_MOTION=relaxed,trajectories: LocalMotionConfig switches to turn on
+    G_MODEL=hdr_g: the learned confidence instead of the analytic one
 
 With moving objects it also judges the estimated displacement field against the truth
 (``hdr_oracle.oracle``): over the pixels where a frame shows an object whole and the
@@ -30,6 +32,7 @@ from bench_hdr import hdr_burst, scores
 from hdr_oracle import _positions, oracle
 
 from inversa.burst.hdr import HDRConfig, reconstruct_hdr
+from inversa.burst.local_motion import LocalMotionConfig
 
 IMAGES = (("motorcycle_left", 5, 9), ("retina", 6, 14), ("immunohistochemistry", 7, 9),
           ("colorwheel", 8, 14))
@@ -63,6 +66,9 @@ def main() -> None:
     movs = [int(v) for v in os.environ.get("MOVS", "2").split(",")]
     chi = float(os.environ.get("G_CHI", 1.5))
     window = int(os.environ.get("G_WINDOW", HDRConfig().g_window))
+    switches = [v for v in os.environ.get("OBJECT_MOTION", "").split(",") if v]
+    object_motion = LocalMotionConfig(**{v: True for v in switches})
+    g_model = os.environ.get("G_MODEL") or None  # the analytic g unless named
     for s in scales:
         for mo in movs:
             tot: dict = {}
@@ -73,10 +79,11 @@ def main() -> None:
                 for m in methods:
                     for lm in (False, True):
                         t0 = time.time()
-                        # the analytic g, with which its output was made
+                        # the analytic g unless G_MODEL names weights
                         r = reconstruct_hdr(sb.burst, HDRConfig(method=m, scale=s,
                                                                 local_motion=lm, g_chi=chi,
-                                                                g_window=window, g_model=None))
+                                                                g_window=window, g_model=g_model,
+                                                                object_motion=object_motion))
                         dt = time.time() - t0
                         whole = scores(r.x[0], sb.gt)[1]
                         moving = scores(r.x[0], sb.gt, sb.moving)[1] if mo else float("nan")
@@ -85,7 +92,8 @@ def main() -> None:
                         if lm and true_flow is not None:
                             flow_err.append(_displacement_error(
                                 r.flow, true_flow, r.alignment.to_hr(s), sb.motions))
-            print(f"x{s}, moving objects {mo}, g_chi {chi:g}, g_window {window}:")
+            print(f"x{s}, moving objects {mo}, g_chi {chi:g}, g_window {window}, "
+                  f"object motion {'+'.join(switches) or 'default'}, g {g_model or 'analytic'}:")
             for k, v in tot.items():
                 a = np.mean(v, 0)
                 print(f"  {k:<28} mu-law {a[0]:.2f} / moving {a[1]:.2f}  {a[2]:.1f} s")

@@ -61,6 +61,7 @@ import torch.nn.functional as F
 
 from inversa.burst.align import AlignConfig, Alignment, MotionModel, align_burst
 from inversa.burst.forward import BurstOperator
+from inversa.burst.local_motion import LocalMotionConfig, object_flow
 from inversa.burst.merge import merge, upsample
 from inversa.burst.sampling import sample_at
 from inversa.camera.burstio import Burst
@@ -135,6 +136,8 @@ class HDRConfig:
     # x2 35.87 / 34.77 -> 36.53 / 36.01, x1 38.32 / 38.03 -> 38.82 / 39.20; static
     # scenes unchanged
     local_motion: bool = True
+    # the object motion's own settings (inversa.burst.local_motion.LocalMotionConfig)
+    object_motion: LocalMotionConfig = LocalMotionConfig()
     # largest mean squared normalised residual over a window of displaced samples (about
     # 1 when they agree); same protocol, x2 / x1 moving regions: 1.2 -> 35.98 / 39.48,
     # 1.5 -> 36.01 / 39.20, 2 -> 36.02 / 38.79, 3 -> 36.02 / 38.51, none -> 35.25 / 37.30
@@ -458,9 +461,8 @@ def trusted(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, cfa: str,
     g, r = _confidence(y_n, rel, m_hr, s, cfa, noise, usable, config, inside, None)
     flow = None
     if config.local_motion:
-        from inversa.burst.local_motion import object_flow
-
-        flow = object_flow(y_n, rel, m_hr, s, cfa, g, inside & used[:, None, None])
+        flow = object_flow(y_n, rel, m_hr, s, cfa, g, inside & used[:, None, None],
+                           config.object_motion)
     if flow is None:
         return _learned(g, r, y_n, None, config), g, None
     g_flow, r = _confidence(y_n, rel, m_hr, s, cfa, noise, usable, config, inside, flow)

@@ -31,6 +31,15 @@ run only where ``g`` says the camera motion fails:
    warp (:class:`~inversa.operators.warp.Warp`'s ``flow``, which samples the reference at
    ``P_k q + u_k(q)``) is ``u_k(q) = q + d - P_k q``.
 
+Two switches of :class:`LocalMotionConfig`, off by default (measured as a wash with the
+shipped learned confidence and reconstruction, ``benchmarks/tune_hdr_object_motion.py``):
+``trajectories`` fits constant velocities to the translations the frames chose
+(:func:`trajectories`; frame ``i`` of an object moving at ``v`` shows it displaced by
+``i v``) and runs step 3 again with each frame's own choices and the predictions ``i v``
+as candidates, taken as they are, which lands more object pixels within half a pixel of
+the truth; ``relaxed`` lets a pixel of the region that the camera motion already explains
+(``b <= t``) take a displacement whose residual is lower still.
+
 Whatever no displacement explains (the background an object uncovers, rotation,
 deformation) is distrusted again when ``g`` is recomputed with the motion, which then
 also checks the displaced samples one by one (``HDRConfig.g_chi``): a displacement can
@@ -72,6 +81,10 @@ class LocalMotionConfig:
     min_area: int = 16
     hypotheses: int = 4
     coarse: int = 4  # reduction of the coarse search
+    # tried, off: neither moved the moving regions with the shipped g and reconstruction
+    # (benchmarks/tune_hdr_object_motion.out.txt, "Constant-velocity candidates")
+    trajectories: bool = False  # a second pass with constant-velocity candidates
+    relaxed: bool = False  # explained pixels of the region may take a displacement too
 
 
 def _grey(frame: torch.Tensor, cfa: str, scale: int, top: float) -> torch.Tensor:
@@ -218,21 +231,29 @@ def _refine(ref: torch.Tensor, frame: torch.Tensor, d: torch.Tensor, support: to
 
 def _hypotheses(ref: torch.Tensor, frame: torch.Tensor, base: torch.Tensor,
                 region: torch.Tensor, floor: float, cand: torch.Tensor,
-                config: LocalMotionConfig) -> torch.Tensor:
+                config: LocalMotionConfig, exact: torch.Tensor | None = None,
+                ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, int]]]:
     """Per-pixel translation (2, H, W) (x, y, frame grid -> reference grid; NaN where
-    none): the greedy choice among the candidates (module docstring, step 3)."""
+    none): the greedy choice among the candidates (module docstring, step 3); and the
+    translations chosen, each with the number of pixels it took. ``exact`` (E, 2):
+    further candidates taken as they are (not rounded, not refined)."""
     hh, ww = frame.shape
     u = torch.full((2, hh, ww), float("nan"), dtype=torch.float64)
+    chosen: list[tuple[torch.Tensor, int]] = []
     open_ = region & (base > floor)
     yy, xx = open_.nonzero(as_tuple=True)
-    if len(yy) == 0 or len(cand) == 0:
-        return u
+    n_exact = 0 if exact is None else len(exact)
+    if len(yy) == 0 or len(cand) + n_exact == 0:
+        return u, chosen
     box = (max(int(yy.min()) - 2, 0), min(int(yy.max()) + 3, hh),
            max(int(xx.min()) - 2, 0), min(int(xx.max()) + 3, ww))
     y0, y1, x0, x1 = box
     b = base[y0:y1, x0:x1]
     rest = open_[y0:y1, x0:x1].clone()
     cand = torch.unique(cand[torch.isfinite(cand).all(1)].round(), dim=0)
+    n_tile = len(cand)
+    if n_exact:
+        cand = torch.cat([cand, exact.double()])
     costs = _costs(ref, frame, cand, box)
     fits = (costs < floor) & (costs * config.gain < b)
     best = b.clone()
@@ -242,15 +263,56 @@ def _hypotheses(ref: torch.Tensor, frame: torch.Tensor, base: torch.Tensor,
         j = int(count.argmax())
         if int(count[j]) < need:
             break
-        sup = torch.zeros(hh, ww, dtype=torch.bool)
-        sup[y0:y1, x0:x1] = fits[j] & rest
-        d = _refine(ref, frame, cand[j], sup)
-        c = _costs(ref, frame, d[None], box)[0]
+        if j < n_tile:
+            sup = torch.zeros(hh, ww, dtype=torch.bool)
+            sup[y0:y1, x0:x1] = fits[j] & rest
+            d = _refine(ref, frame, cand[j], sup)
+            c = _costs(ref, frame, d[None], box)[0]
+        else:
+            d, c = cand[j], costs[j]
         win = (c < best) & (c * config.gain < b) & open_[y0:y1, x0:x1]
+        if config.relaxed:
+            shut = region[y0:y1, x0:x1] & ~open_[y0:y1, x0:x1]
+            win |= (c < best) & shut & (c < b)
         best = torch.where(win, c, best)
         u[:, y0:y1, x0:x1] = torch.where(win, d.reshape(2, 1, 1), u[:, y0:y1, x0:x1])
         rest &= ~((c < floor) & (c * config.gain < b))
-    return u
+        chosen.append((d, int(win.sum())))
+    return u, chosen
+
+
+def trajectories(chosen: dict[int, list[tuple[torch.Tensor, int]]], tol: float = 1.5,
+                 rel_tol: float = 0.15) -> torch.Tensor:
+    """Velocities (V, 2) (pixels per frame) of the objects that move at a constant
+    velocity: frame ``i``'s translation of such an object is ``d_i = i v``. ``chosen``
+    maps each frame to its translations and the pixels each took (:func:`_hypotheses`).
+    Greedily, the translation with the most pixels proposes ``v = d_i / i``; every
+    translation within ``tol + rel_tol |i v|`` of ``i v`` joins it, ``v`` is refitted
+    by weighted least squares, ``v = sum n_j i_j d_j / sum n_j i_j^2``, and the members
+    are gathered again with it (twice). A velocity that only one frame supports is
+    dropped: it predicts nothing another frame did not already find."""
+    rows = [(i, d.double(), float(c)) for i, ch in chosen.items() for d, c in ch if c > 0]
+    if not rows:
+        return torch.zeros(0, 2, dtype=torch.float64)
+    idx = torch.tensor([r[0] for r in rows], dtype=torch.float64)
+    d = torch.stack([r[1] for r in rows])
+    n = torch.tensor([r[2] for r in rows], dtype=torch.float64)
+    free = torch.ones(len(rows), dtype=torch.bool)
+    out = []
+    for j in n.argsort(descending=True).tolist():
+        if not free[j]:
+            continue
+        v = d[j] / idx[j]
+        for _ in range(2):
+            pred = idx[:, None] * v
+            near = free & ((d - pred).norm(dim=1) <= tol + rel_tol * pred.norm(dim=1))
+            near[j] = True
+            w = n[near] * idx[near]
+            v = (w[:, None] * d[near]).sum(0) / (w * idx[near]).sum()
+        free &= ~near
+        if len(torch.unique(idx[near])) >= 2:
+            out.append(v)
+    return torch.stack(out) if out else torch.zeros(0, 2, dtype=torch.float64)
 
 
 def object_flow(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, scale: int,
@@ -282,6 +344,7 @@ def object_flow(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, scale:
     corners_all = torch.stack(torch.meshgrid(ty, tx, indexing="ij"), -1).reshape(-1, 2)
     ys, xs = torch.meshgrid(torch.arange(hh, dtype=torch.float64),
                             torch.arange(ww, dtype=torch.float64), indexing="ij")
+    work = {}  # frame -> what the second pass needs
     for i in range(1, k):
         low = (g[i] < config.threshold) & inside[i]
         if int(low.sum()) < config.min_area:
@@ -302,9 +365,20 @@ def object_flow(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, scale:
         agree = seen & ~region
         floor = 2 * float(base[agree].median()) if int(agree.sum()) > 64 else 0.0
         cand = _match(ref, frame, torch.ones_like(seen), corners, config)
-        d = _hypotheses(ref, frame, base, region, floor, cand, config)
+        d, chosen = _hypotheses(ref, frame, base, region, floor, cand, config)
+        work[i] = (frame, base, region, floor, d, chosen)
+    if config.trajectories:  # second pass: the frame's own choices and the predictions
+        paths = trajectories({i: w[5] for i, w in work.items()})
+        for i, (frame, base, region, floor, _, chosen) in work.items():
+            own = [c[0] for c in chosen]
+            extra = torch.cat([torch.stack(own), i * paths]) if own else i * paths
+            d, _ = _hypotheses(ref, frame, base, region, floor, extra[:0], config, exact=extra)
+            work[i] = (frame, base, region, floor, d, chosen)
+    for i, w in work.items():
+        d = w[4]
         moved = torch.isfinite(d[0])
         if moved.any():
+            warp = Warp(m_hr[i:i + 1].double(), (1, hh, ww))
             px, py = (v.reshape(hh, ww) for v in warp.positions(ref.device))
             flow[i, 0] = torch.where(moved, xs + d[0] - px, 0.0)
             flow[i, 1] = torch.where(moved, ys + d[1] - py, 0.0)
@@ -312,4 +386,4 @@ def object_flow(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, scale:
     return flow if found else None
 
 
-__all__ = ["LocalMotionConfig", "object_flow"]
+__all__ = ["LocalMotionConfig", "object_flow", "trajectories"]
