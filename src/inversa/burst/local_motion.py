@@ -344,7 +344,12 @@ def object_flow(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, scale:
     corners_all = torch.stack(torch.meshgrid(ty, tx, indexing="ij"), -1).reshape(-1, 2)
     ys, xs = torch.meshgrid(torch.arange(hh, dtype=torch.float64),
                             torch.arange(ww, dtype=torch.float64), indexing="ij")
-    work = {}  # frame -> what the second pass needs
+    # per searched frame: its displacements, the translations chosen and the pixels each
+    # took, step 3's inputs (for the second pass) and its camera warp
+    fields: dict[int, torch.Tensor] = {}
+    chosen: dict[int, list[tuple[torch.Tensor, int]]] = {}
+    steps: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]] = {}
+    warps: dict[int, Warp] = {}
     for i in range(1, k):
         low = (g[i] < config.threshold) & inside[i]
         if int(low.sum()) < config.min_area:
@@ -365,21 +370,18 @@ def object_flow(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, scale:
         agree = seen & ~region
         floor = 2 * float(base[agree].median()) if int(agree.sum()) > 64 else 0.0
         cand = _match(ref, frame, torch.ones_like(seen), corners, config)
-        d, chosen = _hypotheses(ref, frame, base, region, floor, cand, config)
-        work[i] = (frame, base, region, floor, d, chosen)
+        fields[i], chosen[i] = _hypotheses(ref, frame, base, region, floor, cand, config)
+        steps[i], warps[i] = (frame, base, region, floor), warp
     if config.trajectories:  # second pass: the frame's own choices and the predictions
-        paths = trajectories({i: w[5] for i, w in work.items()})
-        for i, (frame, base, region, floor, _, chosen) in work.items():
-            own = [c[0] for c in chosen]
+        paths = trajectories(chosen)
+        for i, args in steps.items():
+            own = [c[0] for c in chosen[i]]
             extra = torch.cat([torch.stack(own), i * paths]) if own else i * paths
-            d, _ = _hypotheses(ref, frame, base, region, floor, extra[:0], config, exact=extra)
-            work[i] = (frame, base, region, floor, d, chosen)
-    for i, w in work.items():
-        d = w[4]
+            fields[i], _ = _hypotheses(ref, *args, extra[:0], config, exact=extra)
+    for i, d in fields.items():
         moved = torch.isfinite(d[0])
         if moved.any():
-            warp = Warp(m_hr[i:i + 1].double(), (1, hh, ww))
-            px, py = (v.reshape(hh, ww) for v in warp.positions(ref.device))
+            px, py = (v.reshape(hh, ww) for v in warps[i].positions(ref.device))
             flow[i, 0] = torch.where(moved, xs + d[0] - px, 0.0)
             flow[i, 1] = torch.where(moved, ys + d[1] - py, 0.0)
             found = True
