@@ -49,8 +49,7 @@ from common import TEST_COLOR, markdown_table
 
 import inversa.burst.hdr as hdr
 from inversa.burst.hdr import HDRConfig, mu_law, reconstruct_hdr, saturation_masks
-from inversa.burst.scene import _disc
-from inversa.burst.truth import at, grow, positions, reference_background, reference_objects, union
+from inversa.burst.truth import at, coverages, grow, positions, reference_background, reference_objects, union
 
 # the true confidence's helpers (inversa.burst.truth), under this script's old names
 _positions, _at, _union = positions, at, union
@@ -77,7 +76,7 @@ def oracle(sb, move_objects: bool = True, margin: int = 0,
                             torch.arange(ww, dtype=torch.float64), indexing="ij")
     for i in range(k):
         px, py = _positions(sb.motions[i], hh, ww)
-        alphas = [_disc(hh, ww, *o.centre(i), o.radius) for o in objs]
+        alphas = coverages(sb, i)
         frame_any = _union(alphas, px.float())
         # per object: where frame i shows it whole and on top, and the reference's point
         parts = [((alphas[j] >= 1) & (_union(alphas[j + 1:], px.float()) == 0),
@@ -147,8 +146,8 @@ def rim_share(sb, x_dyn: torch.Tensor, x_still: torch.Tensor) -> tuple[float, fl
     within one pixel of the reference objects' anti-aliased rims; and the rims' share of
     the regions' area."""
     hh, ww = sb.gt.shape[-2:]
-    alphas = [_disc(hh, ww, *o.centre(0), o.radius) for o in sb.objects]
-    edge = _union([((a > 0) & (a < 1)).float() for a in alphas], torch.zeros(hh, ww))
+    edge = _union([((a > 0) & (a < 1)).float() for a in coverages(sb, 0)],
+                  torch.zeros(hh, ww))
     rim = grow(edge, 1) > 0
     m = torch.zeros(hh, ww, dtype=torch.bool)
     m[B:-B, B:-B] = sb.moving[B:-B, B:-B]

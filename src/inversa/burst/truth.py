@@ -72,12 +72,18 @@ def grow(v: torch.Tensor, r: int) -> torch.Tensor:
     return F.max_pool2d(v[None, None].float(), 2 * r + 1, stride=1, padding=r)[0, 0]
 
 
+def coverages(sb, i: int) -> list[torch.Tensor]:
+    """Per moving object of the synthetic burst ``sb``, its anti-aliased coverage (sH, sW)
+    in frame ``i``, on the reference's high-resolution grid."""
+    hh, ww = sb.gt.shape[-2:]
+    return [_disc(hh, ww, *o.centre(i), o.radius) for o in sb.objects]
+
+
 def reference_objects(sb, margin: int = 0) -> list[torch.Tensor]:
     """Per moving object of the synthetic burst ``sb``, (sH, sW) float: where the
     reference frame shows it whole and on top of any other, ``margin`` pixels away from
     its rim and from the objects above it."""
-    hh, ww = sb.gt.shape[-2:]
-    alpha = [_disc(hh, ww, *o.centre(0), o.radius) for o in sb.objects]
+    alpha = coverages(sb, 0)
     return [((-grow(-(a >= 1).float(), margin) > 0)
              & ~(grow(union(alpha[j + 1:], a), margin) > 0)).float()
             for j, a in enumerate(alpha)]
@@ -87,8 +93,7 @@ def reference_background(sb, margin: int = 0) -> torch.Tensor:
     """(sH, sW) bool: where the reference frame of ``sb`` shows no part of any moving
     object, ``margin`` pixels away from them."""
     hh, ww = sb.gt.shape[-2:]
-    alpha = [_disc(hh, ww, *o.centre(0), o.radius) for o in sb.objects]
-    return ~(grow(union(alpha, torch.zeros(hh, ww)), margin) > 0)
+    return ~(grow(union(coverages(sb, 0), torch.zeros(hh, ww)), margin) > 0)
 
 
 def object_points(sb, i: int, ref_full: list[torch.Tensor],
@@ -99,7 +104,7 @@ def object_points(sb, i: int, ref_full: list[torch.Tensor],
     hh, ww = sb.gt.shape[-2:]
     ys, xs = torch.meshgrid(torch.arange(hh, dtype=torch.float64),
                             torch.arange(ww, dtype=torch.float64), indexing="ij")
-    alphas = [_disc(hh, ww, *o.centre(i), o.radius) for o in sb.objects]
+    alphas = coverages(sb, i)
     points = []
     for j, o in enumerate(sb.objects):
         shows = (alphas[j] >= 1) & (union(alphas[j + 1:], alphas[j]) == 0)
@@ -169,5 +174,5 @@ def photometric_confidence(sb, m_hr: torch.Tensor, flow: torch.Tensor | None,
     return g
 
 
-__all__ = ["grow", "object_points", "photometric_confidence", "reference_background",
+__all__ = ["coverages", "grow", "object_points", "photometric_confidence", "reference_background",
            "reference_objects", "true_confidence"]
