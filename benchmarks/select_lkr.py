@@ -38,7 +38,8 @@ def main() -> None:
     torch.set_num_threads(2)
     src = bundled(VALIDATION)
     methods = {"map, PnP": dict(method="map", prior="pnp")}
-    methods.update({w: dict(method="learned", model=w) for w in args.weights})
+    methods.update({w: dict(method="learned", model=w, transpose_ensemble=False)
+                    for w in args.weights})
     if args.ensemble:
         methods.update({f"{w} + transposed": dict(method="learned", model=w,
                                                   transpose_ensemble=True)

@@ -68,11 +68,15 @@ def test_default_method_is_learned_where_weights_cover_the_scale(burst_file, tmp
 
 
 def test_ensemble_option(burst_file, tmp_path):
-    _ok(["burst", burst_file, "-o", tmp_path / "one.npy", "--scale", 2, "--frames", 3])
-    _ok(["burst", burst_file, "-o", tmp_path / "four.npy", "--scale", 2, "--frames", 3,
-         "--ensemble", 4])
+    """At x2 the default is the transposed-burst ensemble (--ensemble 2); 1 is one solve."""
+    for name, extra in (("default", []), ("one", ["--ensemble", 1]),
+                        ("two", ["--ensemble", 2]), ("four", ["--ensemble", 4])):
+        _ok(["burst", burst_file, "-o", tmp_path / f"{name}.npy", "--scale", 2, "--frames", 3,
+             *extra])
     gt = np.load(burst_file.parent / "gt.npy")[8:-8, 8:-8]
-    one, four = (np.load(tmp_path / f)[8:-8, 8:-8] for f in ("one.npy", "four.npy"))
+    default, one, two, four = (np.load(tmp_path / f"{f}.npy")[8:-8, 8:-8]
+                               for f in ("default", "one", "two", "four"))
+    assert np.array_equal(default, two) and not np.array_equal(default, one)
     assert four.shape == one.shape and not np.array_equal(four, one)
     assert np.abs(four - gt).mean() < 1.05 * np.abs(one - gt).mean()
     _fails(["burst", burst_file, "-o", tmp_path / "o.npy", "--ensemble", 3], tmp_path,

@@ -79,7 +79,8 @@ class ReconConfig:
     max_frames: int | None = None  # use the first N frames
     tile: int = 0  # raw pixels per tile side (0: automatic, about 512 output pixels)
     model: str = "burst_lkr"  # learned: shipped weights by name, or a .pt path
-    transpose_ensemble: bool = False  # learned, RGGB/BGGR: also solve the transposed burst
+    transpose_ensemble: bool | None = None  # learned, RGGB/BGGR: also solve the transposed
+                                            # burst (None: at x2 only, see TRANSPOSED_AT)
     flip_ensemble: bool = False  # learned: also solve the burst mirrored left-right, top-bottom
                                  # and both (x4 the time; x8 with transpose_ensemble)
 
@@ -285,13 +286,23 @@ def _dihedral(net, raw: torch.Tensor, cfa: str, m_hr: torch.Tensor, s: int, lv: 
     return out, wgt
 
 
+TRANSPOSED_AT = (2,)
+"""Scales at which ``learned`` averages the transposed burst's solution by default
+(``ReconConfig.transpose_ensemble=None``). At x2, with the shipped ``burst_lkr_x2``, it
+was better on every validation burst (rocket, 8 bursts: 45.43 -> 45.53 dB;
+``benchmarks/select_lkr_x2b.out.txt``) and the two solves together take less time than
+``map``'s one; at x4 the second solve would break the 10-second budget of 14 frames of
+96x96."""
+
+
 def _ensemble(net, raw: torch.Tensor, cfa: str, m_hr: torch.Tensor, s: int, lv: NoiseLevels,
               valid: torch.Tensor | None, config: ReconConfig) -> torch.Tensor:
     """The direct learned result averaged with the members ``config`` asks for."""
     flips = [(False, False)] + ([(True, False), (False, True), (True, True)]
                                 if config.flip_ensemble else [])
-    turns = [False] + ([True] if config.transpose_ensemble and cfa in ("RGGB", "BGGR")
-                       else [])
+    transposed = (s in TRANSPOSED_AT if config.transpose_ensemble is None
+                  else config.transpose_ensemble)
+    turns = [False] + ([True] if transposed and cfa in ("RGGB", "BGGR") else [])
     if len(flips) * len(turns) == 1:
         return net(raw, cfa, m_hr, s, lv, valid)
     acc, wsum = 0.0, 0.0

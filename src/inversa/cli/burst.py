@@ -37,9 +37,10 @@ def burst_cmd(
     save_motion: Path | None = typer.Option(None, "--save-motion",
                                             help="Write the estimated motions (JSON)"),
     tile: int = typer.Option(0, help="Tile size in raw pixels (0: automatic)"),
-    ensemble: int = typer.Option(1, help="learned: average 1, 2 (transposed), 4 (mirrored) or "
-                                         "8 (both) solutions of the same problem; that many "
-                                         "times the time, a few tenths of a dB"),
+    ensemble: int | None = typer.Option(None, help="learned: average 1, 2 (transposed), 4 "
+                                                "(mirrored) or 8 (both) solutions of the same "
+                                                "problem; that many times the time, a few "
+                                                "tenths of a dB (default: 2 at x2, else 1)"),
 ) -> None:
     """Align the frames (robust Lucas-Kanade on the raw mosaics) and reconstruct the
     reference frame's scene at SCALE times its resolution, linear camera RGB.
@@ -71,16 +72,17 @@ def burst_cmd(
         raise InputError("--save-motion must end in .json", source=str(save_motion))
     if frames is not None and frames < 1:
         raise InputError(f"--frames must be >= 1, got {frames}", field="--frames")
-    if ensemble not in (1, 2, 4, 8):
+    if ensemble not in (None, 1, 2, 4, 8):
         raise InputError(f"must be 1, 2, 4 or 8, got {ensemble}", field="--ensemble")
     if method == "auto":
         method = default_method(scale)
-    if ensemble > 1 and method != "learned":
+    if ensemble is not None and ensemble > 1 and method != "learned":
         raise InputError(f"the ensemble is for --method learned, not {method}",
                          field="--ensemble")
     config = ReconConfig(method=method, scale=scale, prior=prior, motion=motion,
                          refine=refine, max_frames=frames, tile=tile,
-                         transpose_ensemble=ensemble in (2, 8), flip_ensemble=ensemble >= 4)
+                         transpose_ensemble=None if ensemble is None else ensemble in (2, 8),
+                         flip_ensemble=ensemble is not None and ensemble >= 4)
     burst = read_burst(inputs[0] if len(inputs) == 1 else list(inputs))
     lv = noise_option(noise, burst)
     console = Console(stderr=True)
