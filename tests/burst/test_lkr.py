@@ -192,3 +192,29 @@ def test_train_recipe_fine_tunes_from_weights(tmp_path):
     assert (net.config.stages, net.config.width) == (2, 16)
     assert card["architecture"]["init"] == str(tmp_path / "start.pt")
     assert torch.allclose(net.sigma_offset, torch.full((2,), 0.25), atol=1e-3)
+
+
+def test_precision_factor_raises_the_level_where_samples_are_missing():
+    """``local_sigma``: frames left out over a quarter of the image lower the data's
+    weight there, so with ``e > 0`` the factor is above 1 there and 1 elsewhere (the
+    median), bounded by ``local_sigma_max``; off, the result is the plain model's."""
+    import dataclasses
+
+    from inversa.burst.forward import BurstOperator
+
+    sb = synthesize_burst(torch.rand(3, 64, 64), SynthConfig(scale=2, frames=4), seed=3)
+    valid = torch.ones(4, 32, 32)
+    valid[1:, :16, :16] = 0  # only the reference sees the top-left quarter
+    net = _tiny()
+    net.config = dataclasses.replace(net.config, local_sigma=0.5, local_sigma_max=1.5)
+    still = torch.eye(3, dtype=torch.float64).repeat(4, 1, 1)
+    still[:, 0, 2] = torch.tensor([0.0, 0.5, 1.0, 1.5])  # no shift beyond 1.5 HR pixels
+    r = net.precision_factor(BurstOperator(still, (3, 64, 64), 2, "RGGB"), valid[None].float())
+    assert r.shape == (1, 1, 64, 64)
+    assert float(r[..., 4:28, 4:28].min()) == pytest.approx(1.5)  # capped
+    assert float(r[..., 40:, 40:].max()) == pytest.approx(1.0)
+    x = net(sb.burst.raw, "RGGB", sb.motions, 2, MEDIUM, valid=valid)
+    net.config = dataclasses.replace(net.config, local_sigma=0.0)
+    x0 = net(sb.burst.raw, "RGGB", sb.motions, 2, MEDIUM, valid=valid)
+    assert not torch.allclose(x, x0)
+    assert torch.equal(x0, _tiny()(sb.burst.raw, "RGGB", sb.motions, 2, MEDIUM, valid=valid))

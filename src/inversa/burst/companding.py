@@ -46,9 +46,11 @@ def slope(x: torch.Tensor, mu: float, peak: float) -> torch.Tensor:
 def companded_prior(prior, z: torch.Tensor, sigma: torch.Tensor, mu: float,
                     peak: float) -> torch.Tensor:
     """``D_T(z, sigma)`` for a denoiser ``prior(v, sigma_map)`` taking a per-pixel noise map
-    (:class:`~inversa.nets.UNetDenoiser`); ``z`` (B, C, H, W), ``sigma`` a scalar tensor.
-    The map is the channel mean of the slope, so all channels share one level."""
-    smap = sigma.reshape(-1, 1, 1, 1) * slope(z, mu, peak).mean(dim=1, keepdim=True)
+    (:class:`~inversa.nets.UNetDenoiser`); ``z`` (B, C, H, W), ``sigma`` a scalar tensor
+    or a map (B or 1, 1, H, W). The map is the channel mean of the slope, so all channels
+    share one level."""
+    sig = sigma if sigma.dim() == 4 else sigma.reshape(-1, 1, 1, 1)
+    smap = sig * slope(z, mu, peak).mean(dim=1, keepdim=True)
     return expand(prior(compand(z, mu, peak), smap), mu, peak)
 
 

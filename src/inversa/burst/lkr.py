@@ -78,6 +78,9 @@ class LKRConfig:
     blocks: int = 2
     scales: tuple[int, ...] = (2, 4)  # scales the model was trained for
     tone: float = 0.0  # mu of the companded domain of the prior step (0: linear)
+    # tried, off: the prior level's local factor by the data's weight (precision_factor)
+    local_sigma: float = 0.0  # its exponent (0: off)
+    local_sigma_max: float = 4.0  # largest such factor
 
     def to_dict(self) -> dict:
         return {**asdict(self), "scales": list(self.scales)}
@@ -127,6 +130,23 @@ class LKRNet(nn.Module):
         return torch.exp((1 - f) * math.log(SIGMA_MAX) + f * math.log(max(sigma, 1e-3))
                          + self.sigma_offset[t] + self.sigma_k[t] * math.log(k)
                          + self.sigma_s[t] * math.log(scale))
+
+    def precision_factor(self, a: BurstOperator, wgt: torch.Tensor) -> torch.Tensor:
+        """Per-pixel factor (1, 1, sH, sW) of the prior's level by the local weight of the
+        data: ``r = clip((median P / P)^e, 1 / r_max, r_max)``, ``P = mean_c (sum_k U_k^T
+        W_k 1)`` (5 x 5 mean) the weight of the samples that see a pixel, ``e`` =
+        ``local_sigma`` and ``r_max`` = ``local_sigma_max``. Where ``g`` distrusts frames
+        (moving objects) or saturation removes them, ``z`` averages fewer samples than
+        elsewhere, while ``sigma_t`` is one level for the whole image. Measured as a loss
+        at test time, either sign (``benchmarks/hdr_local_sigma.py``); off."""
+        cfg = self.config
+        with torch.no_grad():
+            p = a.T(wgt.detach()).mean(dim=1, keepdim=True)
+            p = torch.nn.functional.avg_pool2d(p, 5, stride=1, padding=2,
+                                               count_include_pad=False)
+            ref = p.flatten().median().clamp(min=1e-12)
+            return (ref / p.clamp(min=1e-12 * float(ref))).pow(cfg.local_sigma) \
+                .clamp(1.0 / cfg.local_sigma_max, cfg.local_sigma_max)
 
     def forward(self, raw: torch.Tensor, cfa: str, motions_hr: torch.Tensor, scale: int,
                 noise: NoiseLevels, valid: torch.Tensor | None = None,
@@ -180,10 +200,11 @@ class LKRNet(nn.Module):
                 return a.T(wgt * a(v)) + mu * v
 
             z = conjugate_gradient(normal, rhs, z, max_iter=cfg.cg_iter, tol=0.0)
+            level = sig_t * self.precision_factor(a, wgt) if cfg.local_sigma != 0 else sig_t
             if cfg.tone > 0:
-                x = companded_prior(self.prior, z, sig_t, cfg.tone, peak)
+                x = companded_prior(self.prior, z, level, cfg.tone, peak)
             else:
-                x = self.prior(z, sig_t.reshape(1))
+                x = self.prior(z, level if level.dim() == 4 else level.reshape(1))
         return x
 
 
