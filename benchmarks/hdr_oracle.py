@@ -32,7 +32,11 @@ static scene): ``sum_k e_k m_k g_k`` brought to the reference grid, averaged ove
 region; and per burst, the share of the oracle's extra error (dynamic over objects held
 still) that lies within a pixel of the objects' anti-aliased rims in the reference.
 
-Run: python benchmarks/hdr_oracle.py [--seeds 2] [--margin 0]
+``--method learned`` runs the same with the learned reconstruction (``hdr_lkr``) in place
+of ``map`` (the estimated rows then use the shipped learned ``g``, as ``inversa hdr``
+does; the oracle rows are given theirs).
+
+Run: python benchmarks/hdr_oracle.py [--seeds 2] [--margin 0] [--method learned]
 """
 
 from __future__ import annotations
@@ -159,12 +163,15 @@ def rim_share(sb, x_dyn: torch.Tensor, x_still: torch.Tensor) -> tuple[float, fl
             float((m & rim).sum()) / float(m.sum()))
 
 
-def run(name: str, seed: int, scale: int, frames: int, out: dict, margin: int = 0) -> None:
+def run(name: str, seed: int, scale: int, frames: int, out: dict, margin: int = 0,
+        method: str = "map") -> None:
     dyn = hdr_burst(name, seed, scale, frames, 2)
     still = hdr_burst(name, seed, scale, frames, 2, True)
     static = hdr_burst(name, seed, scale, frames, 0)
     mask = dyn.moving
-    cfg = HDRConfig(method="map", scale=scale, g_model=None)  # analytic g, as in its output
+    # map: the analytic g, as in its output; learned: the shipped learned g
+    cfg = (HDRConfig(method="map", scale=scale, g_model=None) if method == "map"
+           else HDRConfig(method=method, scale=scale))
     row = {}
     xs = {}
     t0 = time.perf_counter()
@@ -206,6 +213,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--margin", type=int, default=0)
+    ap.add_argument("--method", choices=("map", "learned"), default="map")
     args = ap.parse_args()
     torch.set_num_threads(2)
     out: dict = {}
@@ -214,14 +222,15 @@ def main() -> None:
             for s in range(args.seeds):
                 frames = 9 if s % 2 == 0 else 14
                 run(name, 100 + 10 * TEST_COLOR.index(name) + s, scale, frames, out,
-                    args.margin)
+                    args.margin, args.method)
     for scale, runs in out.items():
         names = list(runs[0][3])
         rows = [[n, f"{np.mean([r[3][n][0] for r in runs]):.2f}",
                  f"{np.mean([r[3][n][1] for r in runs]):.2f}"] for n in names]
         print(f"\nx{scale}, moving regions ({len(runs)} bursts: "
               + ", ".join(f"{r[0]}/{r[1]}/{r[2]}f" for r in runs) + ")")
-        print(markdown_table(["map, given", "PSNR linear (dB)", "PSNR mu-law (dB)"], rows))
+        print(markdown_table([f"{args.method}, given", "PSNR linear (dB)", "PSNR mu-law (dB)"],
+                             rows))
         short = ("oracle, dynamic", "oracle, objects held still", "estimated, dynamic")
         print("per burst, mu-law: " + ", ".join(short) + "; coverage; share of the "
               "oracle's excess error (dynamic over held still) on the objects' rims "
