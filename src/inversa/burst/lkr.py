@@ -137,7 +137,7 @@ class LKRNet(nn.Module):
         W_k 1)`` (5 x 5 mean) the weight of the samples that see a pixel, ``e`` =
         ``local_sigma`` and ``r_max`` = ``local_sigma_max``. Where ``g`` distrusts frames
         (moving objects) or saturation removes them, ``z`` averages fewer samples than
-        elsewhere, while ``sigma_t`` is one level for the whole image. Measured as a loss
+        elsewhere, while ``sigma_t`` is one level for the whole image. No gain worth keeping
         at test time, either sign (``benchmarks/hdr_local_sigma.py``); off."""
         cfg = self.config
         with torch.no_grad():
