@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from bench_hdr import hdr_burst, scores
 from hdr_oracle import given, oracle
+from hdr_true_displacements import displacements
 from tune_hdr_object_motion import IMAGES
 
 import inversa.burst.hdr as hdr
@@ -56,17 +57,6 @@ def snapped(true_d: torch.Tensor):
         yield
     finally:
         lm._refine = keep
-
-
-@contextlib.contextmanager
-def flow_given(flow: torch.Tensor | None):
-    """``local_motion`` returns ``flow`` instead of estimating one; ``g`` is computed for it."""
-    keep = lm.object_flow
-    lm.object_flow = lambda *a, **kw: flow
-    try:
-        yield
-    finally:
-        lm.object_flow = keep
 
 
 @contextlib.contextmanager
@@ -112,7 +102,7 @@ def main() -> None:
                                    for i in range(1, frames)], dtype=torch.float64)
             with snapped(true_d):
                 rows.setdefault("refined translations snapped to the truth", []).append(run())
-            with flow_given(oracle(sb)[1]):
+            with displacements(oracle(sb)[1]):
                 rows.setdefault("true displacements, estimated g for them", []).append(run())
             if flow is None:
                 continue
