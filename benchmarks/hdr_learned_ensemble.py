@@ -24,53 +24,17 @@ from tune_hdr_object_motion import IMAGES
 
 import inversa.burst.hdr as hdr
 from inversa.burst.hdr import HDRConfig, reconstruct_hdr
+from inversa.burst.reconstruct import _dihedral
 
 DIRECT = hdr.learned_solve
-
-
-def _c(a: torch.Tensor | None) -> torch.Tensor | None:
-    return None if a is None else a.contiguous()
 
 
 def member(net, inp, fx: bool, fy: bool, tr: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """The learned solution of the mirrored (``fx``, ``fy``) and/or transposed (``tr``)
     burst, brought back: ``(x, weight)``, the weight 0 where the cropped burst did not
-    reach."""
-    s = inp.scale
-    h, w = inp.y.shape[-2:]
-    hk = h - (1 - h % 2) if fy else h
-    wk = w - (1 - w % 2) if fx else w
-    y, v = inp.y[:, :hk, :wk], inp.valid[:, :hk, :wk]
-    x0 = inp.x0[..., :hk * s, :wk * s]
-    fl = None if inp.flow is None else inp.flow[..., :hk * s, :wk * s].clone()
-    f = torch.eye(3, dtype=inp.m_hr.dtype)
-    dims = []
-    for on, axis, side in ((fx, 0, wk), (fy, 1, hk)):
-        if on:
-            f[axis, axis], f[axis, 2] = -1.0, s * side - 1.0
-            dims.append(-1 - axis)
-            if fl is not None:
-                fl[:, axis] = -fl[:, axis]
-    if dims:
-        y, v, x0 = y.flip(dims), v.flip(dims), x0.flip(dims)
-        fl = None if fl is None else fl.flip(dims)
-    m = f @ inp.m_hr @ f
-    if tr:
-        p = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=m.dtype)
-        m = p @ m @ p
-        y, v, x0 = y.transpose(-1, -2), v.transpose(-1, -2), x0.transpose(-1, -2)
-        fl = None if fl is None else fl.transpose(-1, -2)[:, [1, 0]]
-    x = net(_c(y), inp.cfa, m, s, inp.noise, valid=_c(v), x0=_c(x0), gain=inp.gain,
-            flow=_c(fl))
-    if tr:
-        x = x.transpose(-1, -2)
-    if dims:
-        x = x.flip(dims)
-    out = x.new_zeros(1, x.shape[1], h * s, w * s)
-    wg = x.new_zeros(1, 1, h * s, w * s)
-    out[..., :hk * s, :wk * s] = x
-    wg[..., :hk * s, :wk * s] = 1.0
-    return out, wg
+    reach (``inversa burst``'s own member, with the HDR inputs)."""
+    return _dihedral(net, inp.y, inp.cfa, inp.m_hr, inp.scale, inp.noise, inp.valid, fx, fy,
+                     tr, x0=inp.x0, gain=inp.gain, flow=inp.flow)
 
 
 def ensemble(members):
@@ -81,6 +45,21 @@ def ensemble(members):
             acc, ws = acc + x * wg, ws + wg
         return acc / ws
     return solve
+
+
+def report(head: str, tot: dict, keys, col) -> None:
+    """Print ``tot`` ((where, key) -> mu-law PSNR per burst of ``IMAGES``): the mean and
+    the bursts of every row, each key written ``col(key)``, then the moving regions' gap
+    between the dynamic bursts and the twins with the objects held still, per key."""
+    print(f"{head}mu-law PSNR (dB): mean [per burst "
+          + ", ".join(f"{n}/{sd}" for n, sd, _ in IMAGES) + "]")
+    for (where, k), v in sorted(tot.items()):
+        print(f"  {where:<30} {col(k)} {np.mean(v):6.2f}  {[round(a, 2) for a in v]}",
+              flush=True)
+    gaps = {k: np.mean(tot[("dynamic, moving regions", k)])
+            - np.mean(tot[("held still, moving regions", k)]) for k in keys}
+    print("  moving regions, dynamic - held still: "
+          + ", ".join(f"{col(k).strip()} {v:+.2f}" for k, v in gaps.items()), flush=True)
 
 
 def main() -> None:
@@ -102,15 +81,7 @@ def main() -> None:
                     tot.setdefault((f"{kind}, moving regions", label), []).append(
                         scores(x, sb.gt, sb.moving)[1])
                     tot.setdefault((f"{kind}, whole", label), []).append(scores(x, sb.gt)[1])
-        print(f"x{s}, mu-law PSNR (dB): mean [per burst "
-              + ", ".join(f"{n}/{sd}" for n, sd, _ in IMAGES) + "]")
-        for (where, label), v in sorted(tot.items()):
-            print(f"  {where:<30} {label:<10} {np.mean(v):6.2f}  {[round(a, 2) for a in v]}",
-                  flush=True)
-        gaps = {label: np.mean(tot[("dynamic, moving regions", label)])
-                - np.mean(tot[("held still, moving regions", label)]) for label, _ in solvers}
-        print("  moving regions, dynamic - held still: "
-              + ", ".join(f"{k} {v:+.2f}" for k, v in gaps.items()))
+        report(f"x{s}, ", tot, [label for label, _ in solvers], lambda k: f"{k:<10}")
 
 
 if __name__ == "__main__":

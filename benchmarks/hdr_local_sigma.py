@@ -20,9 +20,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-import numpy as np
 import torch
 from bench_hdr import hdr_burst, scores
+from hdr_learned_ensemble import report
 from tune_hdr_object_motion import IMAGES
 
 from inversa.burst.hdr import HDRConfig, finish, hdr_model, learned_solve, prepare_hdr
@@ -53,15 +53,7 @@ def main() -> None:
                         scores(x, sb.gt, sb.moving)[1])
                     tot.setdefault((f"{kind}, whole", e), []).append(scores(x, sb.gt)[1])
         net.config = base
-        print(f"x{s}, r_max {args.max}, mu-law PSNR (dB): mean [per burst "
-              + ", ".join(f"{n}/{sd}" for n, sd, _ in IMAGES) + "]")
-        for (where, e), v in sorted(tot.items()):
-            print(f"  {where:<30} e={e:<4} {np.mean(v):6.2f}  {[round(a, 2) for a in v]}",
-                  flush=True)
-        gaps = {e: np.mean(tot[("dynamic, moving regions", e)])
-                - np.mean(tot[("held still, moving regions", e)]) for e in args.exponents}
-        print("  moving regions, dynamic - held still: "
-              + ", ".join(f"e={k} {v:+.2f}" for k, v in gaps.items()), flush=True)
+        report(f"x{s}, r_max {args.max}, ", tot, args.exponents, lambda e: f"e={e:<4}")
 
 
 if __name__ == "__main__":

@@ -239,8 +239,9 @@ def reconstruct(burst: Burst, config: ReconConfig = ReconConfig(),
 
 
 def _dihedral(net, raw: torch.Tensor, cfa: str, m_hr: torch.Tensor, s: int, lv: NoiseLevels,
-              valid: torch.Tensor | None, flip_x: bool, flip_y: bool, transpose: bool
-              ) -> tuple[torch.Tensor, torch.Tensor]:
+              valid: torch.Tensor | None, flip_x: bool, flip_y: bool, transpose: bool,
+              x0: torch.Tensor | None = None, gain: torch.Tensor | None = None,
+              flow: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The learned reconstruction of the mirrored and/or transposed burst, brought back to
     the reference's orientation: ``(x (1, 3, sH, sW), weight (1, 1, sH, sW))``, the weight
     0 on what the mirrored burst did not cover.
@@ -252,29 +253,37 @@ def _dihedral(net, raw: torch.Tensor, cfa: str, m_hr: torch.Tensor, s: int, lv: 
     ``M`` becomes ``F M F``. Transposing swaps the axes: ``M`` becomes ``P M P`` with ``P``
     the swap of ``x`` and ``y``; an RGGB or BGGR mosaic stays the same pattern. Averaged
     with the direct result, each member removes part of the network's
-    orientation-dependent error (a test-time ensemble of solutions of the same problem)."""
+    orientation-dependent error (a test-time ensemble of solutions of the same problem).
+
+    The network's optional inputs (:meth:`~inversa.burst.lkr.LKRNet.forward`) follow: the
+    start ``x0`` (1, 3, sH, sW) and a displacement field ``flow`` (K, 2, sH, sW) are
+    cropped, mirrored and transposed with the burst, a field's component along a mirrored
+    axis changes sign and a transpose swaps its components; ``gain`` (K,) is per frame."""
     h, w = raw.shape[-2:]
     hk = h - (1 - h % 2) if flip_y else h
     wk = w - (1 - w % 2) if flip_x else w
     r = raw[:, :hk, :wk]
     v = None if valid is None else valid[:, :hk, :wk]
+    x0 = None if x0 is None else x0[..., :hk * s, :wk * s]
+    fl = None if flow is None else flow[..., :hk * s, :wk * s].clone()
     f = torch.eye(3, dtype=m_hr.dtype)
     dims = []
-    if flip_x:
-        f[0, 0], f[0, 2] = -1.0, s * wk - 1.0
-        dims.append(-1)
-    if flip_y:
-        f[1, 1], f[1, 2] = -1.0, s * hk - 1.0
-        dims.append(-2)
+    for on, axis, side in ((flip_x, 0, wk), (flip_y, 1, hk)):
+        if on:
+            f[axis, axis], f[axis, 2] = -1.0, s * side - 1.0
+            dims.append(-1 - axis)
+            if fl is not None:
+                fl[:, axis] = -fl[:, axis]
     if dims:
-        r = r.flip(dims)
-        v = None if v is None else v.flip(dims)
+        r, v, x0, fl = (None if a is None else a.flip(dims) for a in (r, v, x0, fl))
     m = f @ m_hr @ f
     if transpose:
         p = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=m.dtype)
-        r, m = r.transpose(-1, -2), p @ m @ p
-        v = None if v is None else v.transpose(-1, -2)
-    x = net(r.contiguous(), cfa, m, s, lv, None if v is None else v.contiguous())
+        r, v, x0 = (None if a is None else a.transpose(-1, -2) for a in (r, v, x0))
+        m = p @ m @ p
+        fl = None if fl is None else fl.transpose(-1, -2)[:, [1, 0]]
+    v, x0, fl = (None if a is None else a.contiguous() for a in (v, x0, fl))
+    x = net(r.contiguous(), cfa, m, s, lv, v, x0=x0, gain=gain, flow=fl)
     if transpose:
         x = x.transpose(-1, -2)
     if dims:
