@@ -38,6 +38,7 @@ def test_simulate_outputs(sim):
     truth = json.loads((sim / "truth.json").read_text())
     assert len(truth["companions"]) == 2
     assert fits.getdata(sim / "cube.fits").shape == (16, 64, 64)
+    assert truth["realisation"] is None
 
 
 @pytest.mark.parametrize("method", ["paco", "pca", "cadi"])
@@ -112,6 +113,8 @@ def test_bad_input(sim, tmp_path):
     _fails([*base, cube, "-o", out], tmp_path, "ANGLES")
     _fails(["exo", "simulate", "-o", tmp_path / "s", "--contrast", "5..1"], tmp_path,
            "--contrast")
+    _fails(["exo", "simulate", "-o", tmp_path / "s", "--realisation", -1], tmp_path,
+           "realisation")
     _fails(["exo", "inject", cube, "--angles", ang, "--psf", psf, "-o", tmp_path / "x.fits"],
            tmp_path, "nothing to inject")
 

@@ -84,6 +84,9 @@ def simulate_cmd(
     seed: int = typer.Option(0, help="Random seed (same seed, same data)"),
     star_flux: float = typer.Option(3e6, help="Star photons per frame (unocculted)"),
     subframes: int = typer.Option(16, help="AO-residual realisations averaged per frame"),
+    realisation: int | None = typer.Option(
+        None, help="Another realisation of --seed's observation: the same aberrations, new "
+        "AO residuals and noise (e.g. to measure what a detector does on the same speckles)"),
 ) -> None:
     """Simulate an ADI sequence (FFT optics, coronagraph, drifting aberrations, AO
     residuals, photon + read noise, field rotation) with companions.
@@ -110,15 +113,17 @@ def simulate_cmd(
     fwhm = 1.03 * cfg.telescope.oversampling
     comps = random_companions(planets, (lo, hi), size, fwhm, seed=seed + 1)
     with progress_bar("simulating frames") as bar:
-        sim = simulate(cfg, comps, seed=seed, progress=bar)
+        sim = simulate(cfg, comps, seed=seed, progress=bar, realisation=realisation)
     hdr = fits.Header()
     hdr["ORIGIN"] = "inversa exo simulate"
     hdr["SEED"] = seed
+    if realisation is not None:
+        hdr["REALISAT"] = (realisation, "realisation of SEED's aberrations")
     hdr["ROTATION"] = (rotation, "total field rotation, deg")
     hdr["STARFLUX"] = (star_flux, "star photons per frame, unocculted")
     truth = truth_record(sim.companions, (size, size),
-                         {"seed": seed, "frames": frames, "size": size, "rotation": rotation,
-                          "fwhm_pixels": sim.fwhm})
+                         {"seed": seed, "realisation": realisation, "frames": frames,
+                          "size": size, "rotation": rotation, "fwhm_pixels": sim.fwhm})
 
     def fill(tmp: Path) -> None:
         fits_writer(sim.cube, hdr, BUNIT="photons")(tmp / "cube.fits")

@@ -84,8 +84,14 @@ def telescope_for(size: int, base: Telescope) -> Telescope:
 
 
 def simulate(config: SimConfig, companions: list[Companion] | None = None, seed: int = 0,
-             progress=None) -> Simulation:
+             progress=None, realisation: int | None = None) -> Simulation:
     """Simulate an ADI sequence; ``progress(done, total)`` is called after each frame.
+
+    ``realisation`` (``None`` or ``r >= 0``) gives another realisation of the same
+    observation: the aberrations ``phi_static`` and ``phi_drift`` of ``seed``, with fresh
+    AO residuals and noise (drawn from a generator of their own, seeded by ``seed`` and
+    ``r``). Many realisations sample the distribution of the speckles the cube of ``seed``
+    was drawn from (``benchmarks/exo_oracle.py``).
 
     >>> sim = simulate(SimConfig(frames=4, size=32, subframes=2), seed=0)
     >>> sim.cube.shape, sim.psf.shape, round(float(sim.psf.sum() / sim.config.star_flux), 2)
@@ -98,6 +104,16 @@ def simulate(config: SimConfig, companions: list[Companion] | None = None, seed:
     kw = dict(mask=p, generator=g, pupil_px=tel.pupil_px)
     static = phase_screens(n, 1, 2.0, config.static_rms, **kw)[0]
     drift = phase_screens(n, 1, 2.0, config.drift_rms, **kw)[0]
+    if realisation is not None:
+        if realisation < 0:
+            from inversa.errors import InputError
+
+            raise InputError("realisation must be >= 0", field="realisation")
+        import numpy as np
+
+        state = np.random.SeedSequence([int(seed) % 2 ** 63, int(realisation)]).generate_state(2)
+        g = torch.Generator().manual_seed(int(state[0]) << 31 | int(state[1]) >> 1)
+        kw["generator"] = g
     t_count = config.frames
     cube = torch.zeros(t_count, config.size, config.size)
     for t in range(t_count):
