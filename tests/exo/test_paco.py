@@ -190,3 +190,25 @@ def test_unbiased_flux_error_bar_covers_the_re_estimation_loss(empty_sim):
     z = torch.tensor(z)
     assert min(ratio) > 1.2  # the plain 1 / sqrt(a) would claim too small an error
     assert float(z.abs().max()) < 3 and 0.4 < float(z.std()) < 1.6, z
+
+
+@pytest.mark.parametrize("degree", [0, 1])
+def test_leaving_the_candidate_out_of_the_mean_keeps_more_of_it(empty_sim, degree):
+    # PACO's temporal mean takes in part of a source crossing a location; without the
+    # frames where the candidate passes (``exclude``) the response to it grows towards 1
+    s = empty_sim
+    comps = [Companion(14.0, 60.0 * k, 5e-5) for k in range(6)]
+    cube = inject(s.cube, s.angles, s.psf, comps)
+    xs = torch.tensor([c.xy((64, 64))[0] for c in comps])
+    ys = torch.tensor([c.xy((64, 64))[1] for c in comps])
+
+    def response(cfg):
+        return float(((paco_at(cube, s.angles, s.psf, xs, ys, cfg)[0]
+                       - paco_at(s.cube, s.angles, s.psf, xs, ys, cfg)[0]) / 5e-5).mean())
+
+    plain = response(PacoConfig())
+    left_out = response(PacoConfig(exclude=1.0, exclude_degree=degree))
+    assert plain < 0.8 and left_out > 1.2 * plain, (plain, left_out)
+    # with nothing left out (a window of no frame) it is PACO again
+    same = paco_at(cube, s.angles, s.psf, xs, ys, PacoConfig(exclude=1e-9, min_frames=100))
+    assert torch.allclose(same[2], paco_at(cube, s.angles, s.psf, xs, ys)[2])

@@ -30,6 +30,16 @@ Drifting speckles (``detrend``, off by default): each pixel's polynomial trend i
 trajectory spans at least ``detrend_arc`` FWHM (:func:`trend_cut`); closer in the trend
 fit would absorb the source, and the plain statistics are kept.
 
+The candidate left out of the mean (``exclude``, off by default). A source crosses the
+location ``k_t`` in the frames around ``t``, and the temporal mean ``m_k`` of all frames
+takes in part of it: ``E[b] = alpha sum_t h_t^T C^-1 (h_t - hbar_k)`` falls short of
+``alpha a`` by the source's share of the mean, most of it close to the star, where a
+trajectory lingers on each location. With ``exclude = e``, the mean at ``k_t`` for frame
+``t`` is taken over the frames whose point of the trajectory lies farther than ``e`` FWHM
+from ``k_t`` (a window of frames around ``t``, by cumulative sums); at least
+``min_frames`` must remain, otherwise the plain mean is kept. The covariance is left as it
+is (the source's share of it is second order near the detection limit).
+
 Missing data: NaN pixels are filled from their neighbours (:func:`_impute`); a frame
 whose patch holds a transient NaN gets weight 0 at that location.
 
@@ -71,6 +81,9 @@ class PacoConfig:
     null_tail: bool = True          # then map the S/N's far tail to Gaussian (exo.null_tail)
     detrend: int = 0                # remove each pixel's polynomial trend in time (exo.detrend)
     detrend_arc: float = 3.0        # ... for candidates whose trajectory spans this many FWHM
+    exclude: float = 0.0            # leave the candidate's frames out of the mean (FWHM; 0 off)
+    exclude_degree: int = 0         # ... the mean then a polynomial in time (0 or 1)
+    min_frames: int = 8             # ... keeping at least this many frames
 
 
 @dataclass
@@ -159,6 +172,7 @@ class _Frames:
         self.dy, self.dx = disc_offsets(radius)
         self.r = int(math.floor(radius))
         self.bank = StampBank(psf.to(torch.float32), radius, steps)
+        self.fwhm = fwhm(psf)
 
     def detrended(self, degree: int) -> _Frames:
         """The same frames with each pixel's trend in time removed
@@ -239,7 +253,57 @@ def _ab_terms(frames: _Frames, angles: torch.Tensor, xs: torch.Tensor, ys: torch
     x = pt[inv, tt]  # (n', T, P)
     w = wt[inv, tt]  # (n', T)
     hv = (h * v).sum(-1)
-    return sel, w * hv, w * (v * (x - m[inv])).sum(-1), w * w * hv
+    if cfg.exclude > 0:
+        mean = _mean_without_candidate(pt, wt, m, inv, xt[sel], yt[sel], ix[sel], iy[sel],
+                                       cfg.exclude * frames.fwhm, cfg.min_frames,
+                                       cfg.exclude_degree)
+    else:
+        mean = m[inv]
+    return sel, w * hv, w * (v * (x - mean)).sum(-1), w * w * hv
+
+
+def _mean_without_candidate(pt: torch.Tensor, wt: torch.Tensor, m: torch.Tensor,
+                            inv: torch.Tensor, xt: torch.Tensor, yt: torch.Tensor,
+                            ix: torch.Tensor, iy: torch.Tensor, reach: float,
+                            min_frames: int, degree: int = 0) -> torch.Tensor:
+    """The mean (n', T, P) of the patches at ``k_t`` (``inv``: index into ``pt`` (U, T, P),
+    weights ``wt`` (U, T), plain means ``m`` (U, P)) without the frames whose trajectory
+    point ``(xt, yt)`` (n', T) lies within ``reach`` pixels of ``k_t = (ix, iy)``. The
+    trajectory is an arc, so those frames form one window ``[lo, hi]`` around ``t``.
+    ``degree`` 1: the least-squares line in time through the other frames, at ``t``."""
+    t_count = xt.shape[1]
+    d2 = ((xt[:, :, None] - ix[:, None, :].to(xt.dtype)) ** 2
+          + (yt[:, :, None] - iy[:, None, :].to(yt.dtype)) ** 2)  # (n', T', T)
+    near = d2 <= reach * reach
+    idx = torch.arange(t_count)[None, :, None]
+    lo = torch.where(near, idx, t_count).amin(1)  # (n', T); ``t`` itself is always near
+    hi = torch.where(near, idx, -1).amax(1)
+    tau = torch.linspace(-1, 1, t_count, dtype=torch.float64)
+    w = wt.double()
+
+    def outside(q: torch.Tensor) -> torch.Tensor:
+        """Sums over the frames outside the window of ``q`` (U, T, ...): (n', T, ...)."""
+        cs = torch.cat([torch.zeros_like(q[:, :1]), q.cumsum(1)], 1)
+        return cs[:, -1][inv] - (cs[inv, hi + 1] - cs[inv, lo])
+
+    r = pt.double()
+    s0 = outside(w)
+    r0 = outside(w[..., None] * r)
+    if degree <= 0:
+        mean = r0 / s0.clamp_min(1e-12)[..., None]
+        ok = s0 >= min_frames
+    else:
+        s1 = outside(w * tau)
+        s2 = outside(w * tau * tau)
+        r1 = outside((w * tau)[..., None] * r)
+        det = s0 * s2 - s1 * s1
+        ok = (s0 >= min_frames) & (det > 1e-6 * s0 * s0)
+        det = torch.where(ok, det, torch.ones_like(det))[..., None]
+        b0 = (s2[..., None] * r0 - s1[..., None] * r1) / det
+        b1 = (s0[..., None] * r1 - s1[..., None] * r0) / det
+        mean = b0 + b1 * tau[None, :, None]
+    keep = ok & (hi >= lo)
+    return torch.where(keep[..., None], mean.to(m.dtype), m[inv])
 
 
 def _ab(frames: _Frames, angles: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor,
