@@ -37,8 +37,11 @@ takes in part of it: ``E[b] = alpha sum_t h_t^T C^-1 (h_t - hbar_k)`` falls shor
 trajectory lingers on each location. With ``exclude = e``, the mean at ``k_t`` for frame
 ``t`` is taken over the frames whose point of the trajectory lies farther than ``e`` FWHM
 from ``k_t`` (a window of frames around ``t``, by cumulative sums); at least
-``min_frames`` must remain, otherwise the plain mean is kept. The covariance is left as it
-is (the source's share of it is second order near the detection limit).
+``min_frames`` must remain, otherwise the plain mean is kept; ``exclude_degree = 1`` takes
+the least-squares line in time through those frames instead of their mean. The covariance
+is left as it is (the source's share of it is second order near the detection limit). On
+simulated cubes the noise of the mean grew as much as the signal kept or more
+(``benchmarks/tune_exo_exclude.py``), so it stays off.
 
 Missing data: NaN pixels are filled from their neighbours (:func:`_impute`); a frame
 whose patch holds a transient NaN gets weight 0 at that location.

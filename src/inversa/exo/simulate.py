@@ -97,6 +97,10 @@ def simulate(config: SimConfig, companions: list[Companion] | None = None, seed:
     >>> sim.cube.shape, sim.psf.shape, round(float(sim.psf.sum() / sim.config.star_flux), 2)
     (torch.Size([4, 32, 32]), torch.Size([21, 21]), 0.89)
     """
+    if realisation is not None and realisation < 0:
+        from inversa.errors import InputError
+
+        raise InputError("realisation must be >= 0", field="realisation")
     g = torch.Generator().manual_seed(seed)
     tel = telescope_for(config.size, config.telescope)
     p = pupil(tel)
@@ -105,10 +109,6 @@ def simulate(config: SimConfig, companions: list[Companion] | None = None, seed:
     static = phase_screens(n, 1, 2.0, config.static_rms, **kw)[0]
     drift = phase_screens(n, 1, 2.0, config.drift_rms, **kw)[0]
     if realisation is not None:
-        if realisation < 0:
-            from inversa.errors import InputError
-
-            raise InputError("realisation must be >= 0", field="realisation")
         import numpy as np
 
         state = np.random.SeedSequence([int(seed) % 2 ** 63, int(realisation)]).generate_state(2)
