@@ -78,6 +78,17 @@ def background(snr: np.ndarray, truths, f: float) -> np.ndarray:
     return snr[keep]
 
 
+def score_maps(maps: dict, truths, f: float, res: dict) -> None:
+    """Score every method's S/N map of one cube on the candidate sites where all of them
+    are defined; add to ``res[method]``'s ``pos``, ``neg`` and ``bg`` (off-source S/N)."""
+    support = np.logical_and.reduce([np.isfinite(v) for v in maps.values()])
+    for m, snr in maps.items():
+        p, n = score(snr, truths, f, support)
+        res[m]["pos"] += p
+        res[m]["neg"] += n
+        res[m]["bg"].append(background(snr, truths, f))
+
+
 def auc(pos, neg) -> float:
     from scipy.stats import mannwhitneyu
 
@@ -185,12 +196,7 @@ def main() -> None:
                 if pk is None or s_fp[pk] < 7:
                     continue
                 res["VIP FastPACO"]["flux"].append(abs(flux_fp[pk] / ap_flux - c.flux) / c.flux)
-        support = np.logical_and.reduce([np.isfinite(v) for v in maps.values()])
-        for m, snr in maps.items():
-            p, n = score(snr, truths, f, support)
-            res[m]["pos"] += p
-            res[m]["neg"] += n
-            res[m]["bg"].append(background(snr, truths, f))
+        score_maps(maps, truths, f, res)
         line = "   " + "  ".join(f"{m}: {res[m]['time'][-1]:.1f}s" for m in maps)
         print(line, flush=True)
         if k == 0:

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_exo import auc, background, held_out_cube, peak_near, score
+from bench_exo import auc, held_out_cube, peak_near, score_maps
 
 from inversa.exo.baselines import pca_adi
 from inversa.exo.candidates import refine
@@ -199,12 +199,7 @@ def main() -> None:
             s_fp, _ = fp.run(cpu=2)
             res["VIP FastPACO"]["time"].append(time.perf_counter() - t0)
             maps["VIP FastPACO"] = s_fp
-        support = np.logical_and.reduce([np.isfinite(v) for v in maps.values()])
-        for m, snr in maps.items():
-            p, n = score(snr, truths, f, support)
-            res[m]["pos"] += p
-            res[m]["neg"] += n
-            res[m]["bg"].append(background(snr, truths, f))
+        score_maps(maps, truths, f, res)
         print("   " + "  ".join(f"{m}: {res[m]['time'][-1]:.1f}s" for m in maps), flush=True)
         if k == 0:
             example = {"maps": maps, "truths": truths}

@@ -67,13 +67,13 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_exo import auc, background, held_out_cube, peak_near, score
+from bench_exo import auc, held_out_cube, peak_near, score_maps
 from bench_exo_deep import SEPS, contrast_at_half, tp_at_fa
 
-from inversa.exo.geometry import polar_grid, trajectory
+from inversa.exo.geometry import polar_grid
 from inversa.exo.inject import Companion, inject
 from inversa.exo.null_tail import load_tail
-from inversa.exo.paco import PacoConfig, _Frames, _geometry, _grouped_matvec, annulus_scale, paco_map
+from inversa.exo.paco import PacoConfig, _ab_terms, _Frames, _geometry, annulus_scale, paco_map
 from inversa.exo.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,10 +102,10 @@ class Oracle:
         self.mu, self.psf, self.radius, self.steps = mu, psf, radius, steps
         self.own_mean = own_mean
         null = _Frames((reals - mu).reshape(n * t_count, h, w), psf, radius, steps)
-        self.bank, self.r, self.h, self.w = null.bank, null.r, h, w
+        self.h, self.w = h, w
         p = len(null.dy)
         self.cinv = torch.zeros(h * w, p, p)
-        r = self.r
+        r = null.r
         yy, xx = torch.meshgrid(torch.arange(r, h - r), torch.arange(r, w - r), indexing="ij")
         iy, ix = yy.reshape(-1), xx.reshape(-1)
         eye = torch.eye(p, dtype=torch.float64)
@@ -132,34 +132,21 @@ class Oracle:
             chunk: int = 512) -> torch.Tensor:
         """The oracle's S/N map (H, W) of a cube (T, H, W); NaN where not defined. With
         ``own_mean`` the mean is the cube's own (each pixel's mean over the frames)."""
-        h, w, r = self.h, self.w, self.r
+        h, w = self.h, self.w
         mu = cube.mean(0, keepdim=True) if self.own_mean else self.mu
         fr = _Frames(cube - mu, self.psf, self.radius, self.steps)
+
+        def known(uniq, pt, wt):  # the data are centred already; the covariance is known
+            return torch.zeros(pt.shape[0], pt.shape[2]), self.cinv[uniq]
+
         sep, _ = polar_grid((h, w))
         order = torch.nonzero(sep.reshape(-1) >= inner)[:, 0]
         out = torch.full((h * w,), math.nan)
         for s in range(0, len(order), chunk):
             idx = order[s:s + chunk]
             xs, ys = (idx % w).to(torch.float64), (idx // w).to(torch.float64)
-            xt, yt = trajectory(xs, ys, angles.cpu(), (h, w))
-            ix, iy = torch.round(xt), torch.round(yt)
-            fx, fy = (xt - ix).to(torch.float32), (yt - iy).to(torch.float32)
-            ix, iy = ix.long(), iy.long()
-            inside = ((ix >= r) & (ix < w - r) & (iy >= r) & (iy < h - r)).all(1)
-            sel = inside.nonzero()[:, 0]
-            if len(sel) == 0:
-                continue
-            loc = iy[sel] * w + ix[sel]  # (n', T)
-            uniq, inv = torch.unique(loc, return_inverse=True)
-            pt, _ = fr.patches(uniq // w, uniq % w)  # (U, T, P)
-            hh = self.bank.values(fx[sel], fy[sel])  # (n', T, P)
-            v = _grouped_matvec(self.cinv, loc.reshape(-1), hh.reshape(-1, hh.shape[-1]))
-            v = v.reshape(hh.shape)
-            tt = torch.arange(fr.t).expand_as(inv)
-            x = pt[inv, tt]
-            a = (hh * v).sum(-1).sum(1)
-            b = (v * x).sum(-1).sum(1)
-            out[idx[sel]] = b / a.clamp_min(1e-30).sqrt()
+            sel, a, b, _ = _ab_terms(fr, angles, xs, ys, PacoConfig(), statistics=known)
+            out[idx[sel]] = b.sum(1) / a.sum(1).clamp_min(1e-30).sqrt()
         return out.reshape(h, w)
 
 
@@ -212,12 +199,7 @@ def main() -> None:
         maps.update({m: (o.snr(sim.cube, sim.angles, inner)
                           / o.scale(sim.cube, sim.angles, inner, f)).numpy()
                      for m, o in oracles.items()})
-        support = np.logical_and.reduce([np.isfinite(v) for v in maps.values()])
-        for m, snr in maps.items():
-            p, n = score(snr, truths, f, support)
-            res[m]["pos"] += p
-            res[m]["neg"] += n
-            res[m]["bg"].append(background(snr, truths, f))
+        score_maps(maps, truths, f, res)
         for i, c in enumerate(comps):
             print(f"   companion {c.sep:.0f} px, {c.flux:.1e}: S/N "
                   + ", ".join(f"{m} {res[m]['pos'][-4 + i]:.1f}" for m in methods), flush=True)

@@ -16,19 +16,13 @@ location (``min_frames`` kept). The linear trend of tune_exo_trend is run beside
 
 from __future__ import annotations
 
-import math
 import sys
-import time
 
 import torch
-from tune_exo_trend import SEPS, trend_terms
+from tune_exo_trend import run, trend_terms
 
-from inversa.exo.geometry import to_xy
-from inversa.exo.inject import Companion, inject
 from inversa.exo.paco import PacoConfig, _ab_terms, _Frames
-from inversa.exo.simulate import SimConfig, simulate
 
-CONTRAST = 3e-5
 EXCLUDES = (0.5, 1.0, 1.5)
 
 
@@ -43,39 +37,10 @@ def snr(fr: _Frames, angles, xs, ys, method: str) -> torch.Tensor:
 
 
 def main() -> None:
-    torch.set_num_threads(2)
     seed = int(sys.argv[1]) if len(sys.argv) > 1 else 900
-    t0 = time.time()
-    sim = simulate(SimConfig(), seed=seed)
-    cube, angles, psf = sim.cube, sim.angles, sim.psf
-    shape = tuple(cube.shape[-2:])
     methods = ("PACO", *(f"exclude {e}" for e in EXCLUDES), "linear trend",
                *(f"line, exclude {e}" for e in EXCLUDES))
-    plain = _Frames(cube, psf, 4.0, 11)
-    sig = {m: {s: [] for s in SEPS} for m in methods}
-    for pas in ((0, 90, 180, 270), (45, 135, 225, 315)):
-        comps = [Companion(s, p + 7 * i, CONTRAST) for i, s in enumerate(SEPS) for p in pas]
-        injected = _Frames(inject(cube, angles, psf, comps), psf, 4.0, 11)
-        xs = torch.tensor([c.xy(shape)[0] for c in comps], dtype=torch.float64)
-        ys = torch.tensor([c.xy(shape)[1] for c in comps], dtype=torch.float64)
-        for m in methods:
-            d = snr(injected, angles, xs, ys, m) - snr(plain, angles, xs, ys, m)
-            for c, v in zip(comps, d.tolist(), strict=True):
-                sig[m][c.sep].append(v)
-    print(f"seed {seed} ({time.time() - t0:.0f} s), contrast {CONTRAST}")
-    print("| sep (px) | " + " | ".join(f"{m}: null std, eff (mag)" for m in methods) + " |")
-    print("|---|" + "---|" * len(methods))
-    for sep in SEPS:
-        th = torch.linspace(0, 360, int(2 * math.pi * sep), dtype=torch.float64)[:-1]
-        nx, ny = to_xy(sep, th, shape)
-        row, base = [], None
-        for m in methods:
-            null = snr(plain, angles, nx, ny, m)
-            eff = sum(sig[m][sep]) / len(sig[m][sep]) / float(null.std())
-            base = eff if base is None else base
-            row.append(f"{float(null.std()):.2f}, {eff:5.2f} "
-                       f"({2.5 * math.log10(max(eff, 1e-3) / base):+.2f})")
-        print(f"| {sep} | " + " | ".join(row) + " |", flush=True)
+    run(seed, methods, snr, null_mean=False)
 
 
 if __name__ == "__main__":

@@ -66,14 +66,15 @@ def snr(fr: _Frames, angles, xs, ys, method: str) -> torch.Tensor:
     return b.sum(1) / a.sum(1).sqrt()
 
 
-def main() -> None:
+def run(seed: int, methods: tuple[str, ...], snr, null_mean: bool = True) -> None:
+    """The protocol above on the tuning cube ``seed`` for ``snr(frames, angles, xs, ys,
+    method)`` (each method's S/N at the positions, (N,)); prints the table, the first
+    method the reference of the magnitudes (``null_mean``: also the null S/N's mean)."""
     torch.set_num_threads(2)
-    seed = int(sys.argv[1]) if len(sys.argv) > 1 else 900
     t0 = time.time()
     sim = simulate(SimConfig(), seed=seed)
     cube, angles, psf = sim.cube, sim.angles, sim.psf
     shape = tuple(cube.shape[-2:])
-    methods = ("constant (PACO)", "linear", "quadratic")
     plain = _Frames(cube, psf, 4.0, 11)
     sig = {m: {s: [] for s in SEPS} for m in methods}
     for pas in ((0, 90, 180, 270), (45, 135, 225, 315)):
@@ -85,8 +86,9 @@ def main() -> None:
             d = snr(injected, angles, xs, ys, m) - snr(plain, angles, xs, ys, m)
             for c, v in zip(comps, d.tolist(), strict=True):
                 sig[m][c.sep].append(v)
+    label = "null mean / std" if null_mean else "null std"
     print(f"seed {seed} ({time.time() - t0:.0f} s), contrast {CONTRAST}")
-    print("| sep (px) | " + " | ".join(f"{m}: null mean / std, eff (mag)" for m in methods) + " |")
+    print("| sep (px) | " + " | ".join(f"{m}: {label}, eff (mag)" for m in methods) + " |")
     print("|---|" + "---|" * len(methods))
     for sep in SEPS:
         th = torch.linspace(0, 360, int(2 * math.pi * sep), dtype=torch.float64)[:-1]
@@ -96,9 +98,16 @@ def main() -> None:
             null = snr(plain, angles, nx, ny, m)
             eff = sum(sig[m][sep]) / len(sig[m][sep]) / float(null.std())
             base = eff if base is None else base
-            row.append(f"{float(null.mean()):+.2f} / {float(null.std()):.2f}, {eff:5.2f} "
+            spread = (f"{float(null.mean()):+.2f} / {float(null.std()):.2f}" if null_mean
+                      else f"{float(null.std()):.2f}")
+            row.append(f"{spread}, {eff:5.2f} "
                        f"({2.5 * math.log10(max(eff, 1e-3) / base):+.2f})")
         print(f"| {sep} | " + " | ".join(row) + " |", flush=True)
+
+
+def main() -> None:
+    seed = int(sys.argv[1]) if len(sys.argv) > 1 else 900
+    run(seed, ("constant (PACO)", "linear", "quadratic"), snr)
 
 
 if __name__ == "__main__":

@@ -228,12 +228,21 @@ def _grouped_matvec(mats: torch.Tensor, which: torch.Tensor, vecs: torch.Tensor)
     return out
 
 
+Statistics = Callable[[torch.Tensor, torch.Tensor, torch.Tensor],
+                      tuple[torch.Tensor, torch.Tensor]]
+
+
 def _ab_terms(frames: _Frames, angles: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor,
-              cfg: PacoConfig) -> tuple[torch.Tensor, ...]:
+              cfg: PacoConfig, statistics: Statistics | None = None
+              ) -> tuple[torch.Tensor, ...]:
     """Per-frame terms of ``a``, ``b`` and ``Var(b)`` for candidate positions ``(xs, ys)``
     (N,) in the derotated frame: the indices ``sel`` (n',) of the candidates whose
     trajectory stays inside the frame and, for those, ``w_t h_t^T C^-1 h_t``,
-    ``w_t h_t^T C^-1 (r_t - m)`` and ``w_t^2 h_t^T C^-1 h_t`` (each (n', T))."""
+    ``w_t h_t^T C^-1 (r_t - m)`` and ``w_t^2 h_t^T C^-1 h_t`` (each (n', T)).
+
+    ``statistics(locations (U,), patches (U, T, P), weights (U, T))`` may give the mean
+    (U, P) and inverse covariance (U, P, P) at the locations instead of PACO's
+    :func:`local_statistics` (e.g. statistics known in advance, benchmarks/exo_oracle.py)."""
     xt, yt = trajectory(xs, ys, angles.cpu(), (frames.h, frames.w))  # (N, T)
     ix, iy = torch.round(xt), torch.round(yt)
     fx, fy = (xt - ix).to(torch.float32), (yt - iy).to(torch.float32)
@@ -249,7 +258,10 @@ def _ab_terms(frames: _Frames, angles: torch.Tensor, xs: torch.Tensor, ys: torch
     pt, wt = frames.patches(uniq // frames.w, uniq % frames.w)
     if cfg.robust:
         wt = _robust_weights(pt) * wt
-    m, cinv = local_statistics(pt, wt, cfg.jitter)
+    if statistics is None:
+        m, cinv = local_statistics(pt, wt, cfg.jitter)
+    else:
+        m, cinv = statistics(uniq, pt, wt)
     tt = torch.arange(frames.t).expand_as(inv)
     h = frames.bank.values(fx[sel], fy[sel])  # (n', T, P)
     v = _grouped_matvec(cinv, inv.reshape(-1), h.reshape(-1, h.shape[-1])).reshape(h.shape)
