@@ -133,6 +133,22 @@ def test_detect_paco_detrended(sim, tmp_path):
             "pca", "-o", tmp_path / "o"], tmp_path, "only with --method paco")
 
 
+def test_detect_paco_nonlinear_shrinkage(sim, tmp_path):
+    cube, ang, psf = sim / "cube.fits", sim / "angles.fits", sim / "psf.fits"
+    out = tmp_path / "det"
+    _ok(["exo", "detect", cube, "--angles", ang, "--psf", psf, "--covariance", "nonlinear",
+         "-o", out])
+    assert json.loads((out / "report.json").read_text())["config"]["paco"]["covariance"] == \
+        "nonlinear"
+    cands = Table.read(out / "candidates.ecsv")
+    truth = json.loads((sim / "truth.json").read_text())["companions"]
+    assert all(any(np.hypot(r["x"] - t["x"], r["y"] - t["y"]) < 2 for r in cands) for t in truth)
+    _fails(["exo", "detect", cube, "--angles", ang, "--psf", psf, "--covariance", "ledoit",
+            "-o", tmp_path / "o"], tmp_path, "covariance")
+    _fails(["exo", "detect", cube, "--angles", ang, "--psf", psf, "--covariance", "nonlinear",
+            "--method", "pca", "-o", tmp_path / "o"], tmp_path, "only with --method paco")
+
+
 def test_detect_deep_per_observation_and_shipped(sim, tmp_path):
     from inversa.exo.deep.model import has_detector
 
@@ -196,3 +212,16 @@ def test_cli_fits_saved_null_samples(tmp_path):
            match="json")
     _fails(["exo", "null-tail", "--samples", tmp_path / "missing.npz", "-o", out], tmp_path,
            match="missing.npz")
+    # another key fitted into the same file: --merge keeps the entries it does not fit
+    more = tmp_path / "more.npz"
+    np.savez(more, paco_nonlinear=rng.standard_t(4, 20_000))
+    before = out.read_text()
+    _ok(["exo", "null-tail", "--samples", more, "--merge", "-o", out])
+    assert load_tail("paco_nonlinear", out) is not None
+    for key in ("paco", "exo_deep"):
+        assert json.loads(out.read_text())[key] == json.loads(before)[key]
+    alone = tmp_path / "alone.json"
+    _ok(["exo", "null-tail", "--samples", more, "-o", alone])
+    assert list(json.loads(alone.read_text())) == ["paco_nonlinear"]
+    _fails(["exo", "null-tail", "--covariance", "ledoit", "-o", tmp_path / "t.json"], tmp_path,
+           match="--covariance")

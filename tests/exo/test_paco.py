@@ -212,3 +212,20 @@ def test_leaving_the_candidate_out_of_the_mean_keeps_more_of_it(empty_sim, degre
     # with nothing left out (a window of no frame) it is PACO again
     same = paco_at(cube, s.angles, s.psf, xs, ys, PacoConfig(exclude=1e-9, min_frames=100))
     assert torch.allclose(same[2], paco_at(cube, s.angles, s.psf, xs, ys)[2])
+
+
+@pytest.mark.parametrize("covariance", ["linear", "nonlinear"])
+def test_remembered_statistics_change_nothing(small_sim, monkeypatch, covariance):
+    # the calibration's reversed pass reuses the statistics of the first one; without the
+    # store (frames too large for it) every value is recomputed, to the same maps
+    import inversa.exo.paco as paco
+
+    s = small_sim
+    cfg = PacoConfig(covariance=covariance, robust=True)
+    kept = paco_map(s.cube, s.angles, s.psf, cfg)
+    monkeypatch.setattr(paco, "CACHE_BYTES", 0)
+    fresh = paco_map(s.cube, s.angles, s.psf, cfg)
+    fin = torch.isfinite(kept.snr)
+    assert torch.equal(fin, torch.isfinite(fresh.snr))
+    assert torch.allclose(kept.snr[fin], fresh.snr[fin], atol=1e-5)
+    assert torch.allclose(kept.flux_err[fin], fresh.flux_err[fin], rtol=1e-5)

@@ -203,7 +203,8 @@ def _check_detrend(degree: int) -> None:
 
 
 def _detect_config(method: str, threshold: float, ncomp: int, annular: bool, robust: bool,
-                   drop_bad_frames: bool, chunk: int, detrend: int = 0):
+                   drop_bad_frames: bool, chunk: int, detrend: int = 0,
+                   covariance: str = "linear"):
     from inversa.exo.detect import DetectConfig
     from inversa.exo.paco import PacoConfig
 
@@ -214,8 +215,11 @@ def _detect_config(method: str, threshold: float, ncomp: int, annular: bool, rob
     _check_detrend(detrend)
     if detrend and method != "paco":
         raise InputError("only with --method paco", field="--detrend")
+    if covariance != "linear" and method != "paco":
+        raise InputError("only with --method paco", field="--covariance")
     return DetectConfig(method=method, threshold=threshold, ncomp=ncomp, annular=annular,
-                        paco=PacoConfig(robust=robust, chunk=chunk, detrend=detrend),
+                        paco=PacoConfig(robust=robust, chunk=chunk, detrend=detrend,
+                                        covariance=covariance),
                         drop_bad_frames=drop_bad_frames)
 
 
@@ -262,6 +266,9 @@ def detect_cmd(
     detrend: int = typer.Option(0, help="PACO: remove each pixel's polynomial trend in time "
                                         "of this degree (drifting speckles; 1 is the one "
                                         "measured) where trajectories span 3 FWHM or more"),
+    covariance: str = typer.Option("linear", help="PACO: linear (the paper's shrinkage) or "
+                                                  "nonlinear (Ledoit-Wolf 2020, per "
+                                                  "eigenvalue)"),
     model: str | None = typer.Option(None, help="deep: a shipped model name (exo_deep) or a "
                                                 ".pt file; default: train on this cube"),
     train_samples: int = typer.Option(40, help="deep: injected training samples"),
@@ -286,7 +293,7 @@ def detect_cmd(
     from inversa.exo.io import read_observation
 
     cfg = _detect_config(method, threshold, ncomp, annular, robust, drop_bad_frames, chunk,
-                         detrend)
+                         detrend, covariance)
     cfg = _with_deep(cfg, model, train_samples, train_steps, workdir, seed)
     check_new_folder(out)
     obs = read_observation(cube, angles, psf, psf_scale)
@@ -458,6 +465,12 @@ def null_tail_cmd(
                                                    "with keys 'paco' and the model's "
                                                    "name) instead of simulating"),
     exceedances: int = typer.Option(300, help="Pixels above the Pareto threshold"),
+    covariance: list[str] = typer.Option(["linear"], help="PACO's covariance estimate(s) "
+                                                          "to fit (linear -> 'paco', "
+                                                          "nonlinear -> 'paco_nonlinear'); "
+                                                          "repeatable"),
+    merge: bool = typer.Option(False, help="Keep the entries of OUT that this run does "
+                                           "not fit"),
 ) -> None:
     """Measure the calibrated S/N's far tail on companion-free simulated cubes (true
     angles) and fit the map to a Gaussian-equivalent that PACO and the deep detector
@@ -470,10 +483,29 @@ def null_tail_cmd(
 
     import numpy as np
 
-    from inversa.exo.null_tail import SIMULATION, collect_null_snr, fit_tail, save_tails
+    from inversa.exo.null_tail import (
+        SIMULATION,
+        collect_null_snr,
+        fit_tail,
+        load_tail,
+        save_tails,
+    )
+    from inversa.exo.paco import COVARIANCES
 
     if out.suffix != ".json":
         raise InputError("expected a .json file name", field="--out")
+    for c in covariance:
+        if c not in COVARIANCES:
+            raise InputError(f"must be one of {', '.join(COVARIANCES)}", field="--covariance")
+    kept = {}
+    if merge and out.exists():
+        import json
+
+        try:
+            keys = list(json.loads(out.read_text()))
+        except (ValueError, TypeError) as e:
+            raise InputError(f"not a null-tail file ({type(e).__name__})", source=str(out)) from e
+        kept = {k: load_tail(k, out) for k in keys}
     if samples is not None:
         if not samples.exists():
             raise InputError("no such file", source=str(samples))
@@ -483,7 +515,8 @@ def null_tail_cmd(
         if cubes < 1:
             raise InputError("must be >= 1", field="--cubes")
         with progress_bar("simulating and detecting") as bar:
-            values = collect_null_snr(cubes, seed0, model or None, progress=bar)
+            values = collect_null_snr(cubes, seed0, model or None, progress=bar,
+                                      covariances=tuple(dict.fromkeys(covariance)))
     command = "inversa " + " ".join(map(shlex.quote, sys.argv[1:]))
     tails = {}
     for key, v in values.items():
@@ -495,5 +528,6 @@ def null_tail_cmd(
         typer.echo(f"{key}: {meta['pixels']} pixels, u = {t.knots[-1]:.2f} "
                    f"(Gaussian-equivalent {t.values[-1]:.2f}), xi = {t.xi:.3f}, "
                    f"sigma = {t.sigma:.3f}")
-    save_tails(tails, out)
+    save_tails({**{k: t for k, t in kept.items() if k not in tails and t is not None},
+                **tails}, out)
     typer.echo(f"wrote {out}")

@@ -125,18 +125,20 @@ def load_tail(key: str, path: Path = TAIL_FILE) -> TailMap | None:
 
 
 def null_maps(cubes: int, seed0: int, deep_model: str | None = "exo_deep",
-              null_tail: bool = False, paco_detrend: int = 0
+              null_tail: bool = False, paco_detrend: int = 0,
+              covariances: tuple[str, ...] = ("linear",)
               ) -> Iterator[tuple[int, float, torch.Tensor, dict, dict]]:
     """For each of ``cubes`` companion-free simulated cubes with the true angles (seeds
     ``seed0``..): ``(seed, fwhm, separation grid, S/N maps, seconds)``, the maps and
-    their wall times keyed ``"paco"``, ``"paco_detrend"`` (PACO with ``detrend =
-    paco_detrend``, when positive) and ``deep_model`` (when given), each calibrated,
-    with the shipped tail map applied if ``null_tail``."""
+    their wall times keyed ``"paco"`` (and ``"paco_nonlinear"``: PACO with each of
+    ``covariances``, :func:`inversa.exo.paco.tail_key`), ``"paco_detrend"`` (PACO with
+    ``detrend = paco_detrend``, when positive) and ``deep_model`` (when given), each
+    calibrated, with the shipped tail map applied if ``null_tail``."""
     from dataclasses import replace
 
     from inversa.exo.deep.detect import DeepConfig, fit_observation
     from inversa.exo.geometry import polar_grid
-    from inversa.exo.paco import PacoConfig, paco_map
+    from inversa.exo.paco import PacoConfig, paco_map, tail_key
     from inversa.exo.psf import fwhm
     from inversa.exo.simulate import SimConfig, simulate
 
@@ -145,10 +147,11 @@ def null_maps(cubes: int, seed0: int, deep_model: str | None = "exo_deep",
         sim = simulate(SimConfig(), [], seed=seed)
         sep, _ = polar_grid(sim.cube.shape[-2:])
         maps, seconds = {}, {}
-        t0 = time.perf_counter()
-        maps["paco"] = paco_map(sim.cube, sim.angles, sim.psf,
-                                PacoConfig(null_tail=null_tail)).snr
-        seconds["paco"] = time.perf_counter() - t0
+        for cov in covariances:
+            t0 = time.perf_counter()
+            cfg = PacoConfig(null_tail=null_tail, covariance=cov)
+            maps[tail_key(cfg)] = paco_map(sim.cube, sim.angles, sim.psf, cfg).snr
+            seconds[tail_key(cfg)] = time.perf_counter() - t0
         if paco_detrend:
             t0 = time.perf_counter()
             maps["paco_detrend"] = paco_map(sim.cube, sim.angles, sim.psf,
@@ -165,12 +168,15 @@ def null_maps(cubes: int, seed0: int, deep_model: str | None = "exo_deep",
 
 
 def collect_null_snr(cubes: int, seed0: int, deep_model: str | None = "exo_deep",
-                     progress: Callable[[int, int], None] | None = None
+                     progress: Callable[[int, int], None] | None = None,
+                     covariances: tuple[str, ...] = ("linear",)
                      ) -> dict[str, np.ndarray]:
-    """Calibrated S/N (``null_tail`` off) of PACO and of the deep model at every pixel
-    beyond 2 FWHM of the star, on the cubes of :func:`null_maps`."""
+    """Calibrated S/N (``null_tail`` off) of PACO (with each of ``covariances``) and of
+    the deep model at every pixel beyond 2 FWHM of the star, on the cubes of
+    :func:`null_maps`."""
     out: dict[str, list[np.ndarray]] = {}
-    for k, (_, f, sep, maps, _) in enumerate(null_maps(cubes, seed0, deep_model)):
+    runs = null_maps(cubes, seed0, deep_model, covariances=covariances)
+    for k, (_, f, sep, maps, _) in enumerate(runs):
         for key, snr in maps.items():
             keep = torch.isfinite(snr) & (sep >= 2 * f)
             out.setdefault(key, []).append(snr[keep].numpy().astype(np.float32))

@@ -43,6 +43,12 @@ is left as it is (the source's share of it is second order near the detection li
 simulated cubes the noise of the mean grew as much as the signal kept or more
 (``benchmarks/tune_exo_exclude.py``), so it stays off.
 
+Nonlinear shrinkage (``covariance="nonlinear"``, off by default): the covariance is
+shrunk as in Ledoit and Wolf (2020), each eigenvalue of the patch correlation matrix by
+its own amount (:mod:`inversa.exo.covariance`), where at least 13 frames carry weight; its
+calibrated S/N has its own shipped null tail (``paco_nonlinear``), heavier than the linear
+one's: it ranks sources better but reaches less deep at 5 sigma (docs/benchmarks.md).
+
 Missing data: NaN pixels are filled from their neighbours (:func:`_impute`); a frame
 whose patch holds a transient NaN gets weight 0 at that location.
 
@@ -50,7 +56,9 @@ Device: the computation runs on the CPU (inputs on another device are copied).
 
 Memory: candidates are processed in rings of ``chunk`` pixels sorted by separation; the
 statistics are computed only at the locations their trajectories visit, so the memory is
-``O(chunk T P^2)``, whatever the frame size.
+``O(chunk T P^2)``, whatever the frame size; on top of it each location's statistics are
+kept for the calibration's second pass (``H W P^2`` floats, 150 MB for 128 x 128 frames)
+when that store fits in :data:`CACHE_BYTES` (1 GiB), and recomputed otherwise.
 """
 
 from __future__ import annotations
@@ -63,10 +71,14 @@ from dataclasses import dataclass
 import torch
 
 from inversa.errors import InputError
+from inversa.exo.covariance import MIN_DOF, shrink_correlation
 from inversa.exo.detrend import detrend as remove_trend
 from inversa.exo.geometry import polar_grid, to_polar, trajectory
 from inversa.exo.inject import Companion, inject
 from inversa.exo.psf import StampBank, check_psf, disc_offsets, fwhm
+
+COVARIANCES = ("linear", "nonlinear")
+CACHE_BYTES = 1 << 30  # largest store of remembered statistics per channel (_Frames)
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,12 @@ class PacoConfig:
     exclude: float = 0.0            # leave the candidate's frames out of the mean (FWHM; 0 off)
     exclude_degree: int = 0         # ... the mean then a polynomial in time (0 or 1)
     min_frames: int = 8             # ... keeping at least this many frames
+    covariance: str = "linear"      # "linear" (the paper's) or "nonlinear" (exo.covariance)
+
+    def __post_init__(self) -> None:
+        if self.covariance not in COVARIANCES:
+            raise InputError(f"covariance must be one of {', '.join(COVARIANCES)}, "
+                             f"got {self.covariance!r}", field="--covariance")
 
 
 @dataclass
@@ -114,10 +132,13 @@ def shrinkage(s: torch.Tensor, t: float) -> torch.Tensor:
     return torch.where(den > 0, num / den.clamp_min(1e-300), torch.ones_like(num)).clamp(0, 1)
 
 
-def local_statistics(patches: torch.Tensor, weights: torch.Tensor, jitter: float = 1e-6
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
+def local_statistics(patches: torch.Tensor, weights: torch.Tensor, jitter: float = 1e-6,
+                     covariance: str = "linear") -> tuple[torch.Tensor, torch.Tensor]:
     """Weighted temporal mean (N, P) and inverse shrinkage covariance (N, P, P) of
-    ``patches`` (N, T, P) with frame weights ``weights`` (N, T) (0 = missing)."""
+    ``patches`` (N, T, P) with frame weights ``weights`` (N, T) (0 = missing).
+    ``covariance="nonlinear"``: :func:`inversa.exo.covariance.shrink_correlation` instead
+    of the linear shrinkage towards the diagonal, at the locations with at least
+    ``MIN_DOF + 1`` frames of weight (effectively) one."""
     w = weights.to(torch.float32)
     wsum = w.sum(1).clamp_min(1e-12)
     m = (w[..., None] * patches).sum(1) / wsum[:, None]
@@ -126,9 +147,14 @@ def local_statistics(patches: torch.Tensor, weights: torch.Tensor, jitter: float
     w = w.to(torch.float64)
     wsum = wsum.to(torch.float64)
     neff = wsum ** 2 / (w * w).sum(1).clamp_min(1e-12)
-    rho = shrinkage(s, neff)[:, None, None]
     diag = torch.diagonal(s, dim1=-2, dim2=-1)
+    rho = shrinkage(s, neff)[:, None, None]
     c = (1 - rho) * s + rho * torch.diag_embed(diag)
+    if covariance == "nonlinear":  # where enough frames are left; linear elsewhere
+        dof = torch.round(neff).long() - 1
+        ok = dof >= MIN_DOF
+        if ok.any():
+            c[ok] = shrink_correlation(s[ok], dof[ok])
     scale = diag.mean(-1).clamp_min(1e-30)
     c = c + jitter * scale[:, None, None] * torch.eye(c.shape[-1], dtype=c.dtype)
     chol, info = torch.linalg.cholesky_ex(c)
@@ -176,11 +202,34 @@ class _Frames:
         self.r = int(math.floor(radius))
         self.bank = StampBank(psf.to(torch.float32), radius, steps)
         self.fwhm = fwhm(psf)
+        self._store: tuple | None = None  # remembered statistics (:meth:`statistics`)
+
+    def statistics(self, uniq: torch.Tensor, pt: torch.Tensor, wt: torch.Tensor,
+                   cfg: PacoConfig) -> tuple[torch.Tensor, torch.Tensor]:
+        """:func:`local_statistics` at the locations ``uniq`` (flat indices) from their
+        patches ``pt`` and weights ``wt``, remembered for the next call with the same
+        settings (the calibration's reversed pass visits the same locations) when the
+        store of every location's inverse covariance fits in :data:`CACHE_BYTES`."""
+        key = (cfg.jitter, cfg.covariance, cfg.robust)
+        p = pt.shape[-1]
+        if self.h * self.w * p * p * 4 > CACHE_BYTES:
+            return local_statistics(pt, wt, cfg.jitter, cfg.covariance)
+        if self._store is None or self._store[0] != key:
+            self._store = (key, torch.zeros(self.h * self.w, dtype=torch.bool),
+                           torch.empty(self.h * self.w, p), torch.empty(self.h * self.w, p, p))
+        _, have, means, cinvs = self._store
+        new = ~have[uniq]
+        if bool(new.any()):
+            m, cinv = local_statistics(pt[new], wt[new], cfg.jitter, cfg.covariance)
+            means[uniq[new]], cinvs[uniq[new]] = m, cinv
+            have[uniq[new]] = True
+        return means[uniq], cinvs[uniq]
 
     def detrended(self, degree: int) -> _Frames:
         """The same frames with each pixel's trend in time removed
         (:func:`inversa.exo.detrend.detrend`); the masks and the stamp bank are shared."""
         out = copy.copy(self)
+        out._store = None
         out.flat = remove_trend(self.flat.reshape(self.t, self.h, self.w), degree
                                 ).reshape(self.t, -1)
         return out
@@ -259,7 +308,7 @@ def _ab_terms(frames: _Frames, angles: torch.Tensor, xs: torch.Tensor, ys: torch
     if cfg.robust:
         wt = _robust_weights(pt) * wt
     if statistics is None:
-        m, cinv = local_statistics(pt, wt, cfg.jitter)
+        m, cinv = frames.statistics(uniq, pt, wt, cfg)
     else:
         m, cinv = statistics(uniq, pt, wt)
     tt = torch.arange(frames.t).expand_as(inv)
@@ -481,11 +530,17 @@ def paco_map(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor,
         if config.null_tail:
             from inversa.exo.null_tail import load_tail
 
-            tail = load_tail("paco")
+            tail = load_tail(tail_key(config))
             if tail is not None:
                 snr = tail(snr)
     return PacoMaps(snr=snr, flux=b / a, flux_err=err, fwhm=f, radius=radius, inner=inner,
                     scale=scale)
+
+
+def tail_key(config: PacoConfig) -> str:
+    """The entry of the shipped null-tail file (:mod:`inversa.exo.null_tail`) fitted for
+    PACO's S/N with ``config``'s covariance estimate."""
+    return "paco" if config.covariance == "linear" else f"paco_{config.covariance}"
 
 
 def annulus_stats(img: torch.Tensor, fwhm: float) -> tuple[torch.Tensor, torch.Tensor]:
