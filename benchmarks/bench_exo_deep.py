@@ -48,7 +48,7 @@ from inversa.exo.candidates import refine
 from inversa.exo.deep.detect import DeepConfig, fit_observation
 from inversa.exo.deep.model import has_detector
 from inversa.exo.inject import Companion, inject
-from inversa.exo.paco import PacoConfig, paco_map, unbiased_flux
+from inversa.exo.paco import COVARIANCES, PacoConfig, paco_map, unbiased_flux
 from inversa.exo.simulate import simulate
 from inversa.exo.snrmap import snr_map
 
@@ -128,6 +128,8 @@ def main() -> None:
                     help="also run PACO with each pixel's trend of this degree removed")
     ap.add_argument("--paco-detrend-arc", type=float, default=PacoConfig.detrend_arc,
                     help="... beyond the separation where trajectories span this many FWHM")
+    ap.add_argument("--paco-covariance", choices=COVARIANCES, default="linear",
+                    help="also run PACO with this covariance estimate (inversa.exo.covariance)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     warnings.filterwarnings("ignore")
@@ -136,9 +138,14 @@ def main() -> None:
         import vip_hci as vip
         from vip_hci.invprob.paco import FastPACO
     methods = ["inversa PACO", "inversa PCA (5)"]
-    detrended = f"inversa PACO (detrend {args.paco_detrend})"
+    variants = {}  # PACO with other settings: name -> config
     if args.paco_detrend:
-        methods.append(detrended)
+        variants[f"inversa PACO (detrend {args.paco_detrend})"] = PacoConfig(
+            detrend=args.paco_detrend, detrend_arc=args.paco_detrend_arc)
+    if args.paco_covariance != "linear":
+        variants[f"inversa PACO ({args.paco_covariance} shrinkage)"] = PacoConfig(
+            covariance=args.paco_covariance)
+    methods += list(variants)
     if not args.skip_per_observation:
         methods.append("deep (per observation)")
     if has_detector(args.model):
@@ -148,7 +155,7 @@ def main() -> None:
     res = {m: {"pos": [], "neg": [], "time": [], "flux": [], "bg": []} for m in methods}
     deep_main = "deep (per observation)" if "deep (per observation)" in methods else \
         "deep (generic model)"
-    rates = {m: {} for m in ("inversa PACO", deep_main, detrended) if m in methods}
+    rates = {m: {} for m in ("inversa PACO", deep_main, *variants) if m in methods}
     train_info = []
     example = {}
     for k in range(args.cubes):
@@ -163,15 +170,13 @@ def main() -> None:
         res["inversa PACO"]["flux"] += fluxes(maps["inversa PACO"], sim.cube, sim.angles,
                                               sim.psf, pm.scale, truths, comps, f,
                                               PacoConfig(calibrate=False))
-        if args.paco_detrend:
-            cfg = PacoConfig(detrend=args.paco_detrend, detrend_arc=args.paco_detrend_arc)
+        for name, cfg in variants.items():
             t0 = time.perf_counter()
             pm = paco_map(sim.cube, sim.angles, sim.psf, cfg)
-            res[detrended]["time"].append(time.perf_counter() - t0)
-            maps[detrended] = pm.snr.numpy()
-            res[detrended]["flux"] += fluxes(maps[detrended], sim.cube, sim.angles, sim.psf,
-                                             pm.scale, truths, comps, f,
-                                             replace(cfg, calibrate=False))
+            res[name]["time"].append(time.perf_counter() - t0)
+            maps[name] = pm.snr.numpy()
+            res[name]["flux"] += fluxes(maps[name], sim.cube, sim.angles, sim.psf, pm.scale,
+                                        truths, comps, f, replace(cfg, calibrate=False))
         t0 = time.perf_counter()
         maps["inversa PCA (5)"] = snr_map(pca_adi(sim.cube, sim.angles, 5, mask_radius=f),
                                           f).numpy()
@@ -205,7 +210,7 @@ def main() -> None:
             example = {"maps": maps, "truths": truths}
         if args.campaign:
             campaign(sim, f, fitted.get(deep_main), deep_main, rates, args.repeats, seed,
-                     args.paco_detrend, args.campaign_angles, args.paco_detrend_arc)
+                     variants, args.campaign_angles)
 
     n_pos = len(res["inversa PACO"]["pos"])
     print(f"\n{args.cubes} cubes x 4 companions = {n_pos} companions, contrasts 1e-5..2e-4, "
@@ -263,8 +268,8 @@ def main() -> None:
     sys.stdout.flush()
 
 
-def campaign(sim, f, fitted, name: str, rates, repeats: int, seed: int, detrend: int = 0,
-             angles: str = "shuffled", arc: float = PacoConfig.detrend_arc) -> None:
+def campaign(sim, f, fitted, name: str, rates, repeats: int, seed: int,
+             variants: dict | None = None, angles: str = "shuffled") -> None:
     """Injections, detection rate at S/N >= 5. ``shuffled``: into the cube with its angles
     shuffled (its companions no longer add up, nor does anything that varies smoothly in
     time); ``true``: into the same observation simulated without its companions (same
@@ -284,9 +289,8 @@ def campaign(sim, f, fitted, name: str, rates, repeats: int, seed: int, detrend:
                      for i, s in enumerate(SEPS)]
             cube = inject(sim.cube, ang, sim.psf, comps)
             snrs = {"inversa PACO": paco_map(cube, ang, sim.psf).snr.numpy()}
-            if detrend:
-                snrs[f"inversa PACO (detrend {detrend})"] = paco_map(
-                    cube, ang, sim.psf, PacoConfig(detrend=detrend, detrend_arc=arc)).snr.numpy()
+            for variant, cfg in (variants or {}).items():
+                snrs[variant] = paco_map(cube, ang, sim.psf, cfg).snr.numpy()
             if fitted is not None:
                 snrs[name] = fitted.apply(cube, ang, sim.psf).snr.numpy()
             for m, snr in snrs.items():

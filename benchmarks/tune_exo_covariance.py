@@ -21,13 +21,11 @@ pixels, no companion), and its ratio to PACO's in magnitudes.
 
 from __future__ import annotations
 
-import sys
-
 import torch
-from tune_exo_trend import run
+from tune_exo_trend import cli, hook_snr
 
 from inversa.exo.geometry import polar_grid
-from inversa.exo.paco import PacoConfig, _ab_terms, _Frames
+from inversa.exo.paco import _Frames
 
 RHOS = (0.5, 0.8, 0.95)
 WIDTH = 2.0  # annulus width of the pooled correlation, pixels
@@ -83,13 +81,11 @@ def snr(fr: _Frames, angles, xs, ys, method: str) -> torch.Tensor:
         if not hasattr(fr, "pooled"):  # from the data at hand, companions included
             fr.pooled = pooled_correlation(fr)
         stats = pooled_statistics(float(method.split()[-1]), fr.pooled)
-    _, a, b, _ = _ab_terms(fr, angles, xs, ys, PacoConfig(), statistics=stats)
-    return b.sum(1) / a.sum(1).sqrt()
+    return hook_snr(fr, angles, xs, ys, statistics=stats)
 
 
 def main() -> None:
-    seed = int(sys.argv[1]) if len(sys.argv) > 1 else 900
-    run(seed, ("PACO", *(f"pooled correlation, rho {r}" for r in RHOS)), snr, null_mean=False)
+    cli(("PACO", *(f"pooled correlation, rho {r}" for r in RHOS)), snr, null_mean=False)
 
 
 if __name__ == "__main__":

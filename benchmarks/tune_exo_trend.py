@@ -60,9 +60,8 @@ def trend_terms(fr: _Frames, angles: torch.Tensor, xs: torch.Tensor, ys: torch.T
 
 def snr(fr: _Frames, angles, xs, ys, method: str) -> torch.Tensor:
     if method == "constant (PACO)":
-        _, a, b, _ = _ab_terms(fr, angles, xs, ys, PacoConfig())
-    else:
-        a, b = trend_terms(fr, angles, xs, ys, {"linear": 1, "quadratic": 2}[method])
+        return hook_snr(fr, angles, xs, ys)
+    a, b = trend_terms(fr, angles, xs, ys, {"linear": 1, "quadratic": 2}[method])
     return b.sum(1) / a.sum(1).sqrt()
 
 
@@ -105,9 +104,21 @@ def run(seed: int, methods: tuple[str, ...], snr, null_mean: bool = True) -> Non
         print(f"| {sep} | " + " | ".join(row) + " |", flush=True)
 
 
+def hook_snr(fr: _Frames, angles: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor,
+             cfg: PacoConfig = PacoConfig(), statistics=None) -> torch.Tensor:
+    """PACO's uncalibrated S/N ``b / sqrt(a)`` at the positions with ``cfg``, or with the
+    mean and inverse covariance ``statistics`` gives (:func:`_ab_terms`'s hook)."""
+    _, a, b, _ = _ab_terms(fr, angles, xs, ys, cfg, statistics=statistics)
+    return b.sum(1) / a.sum(1).sqrt()
+
+
+def cli(methods: tuple[str, ...], snr, null_mean: bool = True) -> None:
+    """``python SCRIPT [SEED]`` (default 900): :func:`run` on that tuning cube."""
+    run(int(sys.argv[1]) if len(sys.argv) > 1 else 900, methods, snr, null_mean)
+
+
 def main() -> None:
-    seed = int(sys.argv[1]) if len(sys.argv) > 1 else 900
-    run(seed, ("constant (PACO)", "linear", "quadratic"), snr)
+    cli(("constant (PACO)", "linear", "quadratic"), snr)
 
 
 if __name__ == "__main__":
