@@ -10,11 +10,15 @@ diagonal, ``C = (1 - rho) S + rho diag(S)``: every eigenvalue is pulled by the s
 fraction. Ledoit and Wolf's analytical nonlinear shrinkage (Annals of Statistics 2020)
 keeps the sample eigenvectors and replaces each eigenvalue by a kernel estimate of its
 oracle value (``inversa.exo.covariance``): it raises the small ones, which the sample
-underestimates most, far more than it moves the large ones. Two forms:
+underestimates most, far more than it moves the large ones. Two forms, and a blend:
 
 - "nonlinear, covariance": on ``S`` itself;
 - "nonlinear, correlation": on ``R = D^-1/2 S D^-1/2`` (``D = diag(S)``), rescaled after,
-  so the pixels' own variances are kept as PACO's diagonal target keeps them.
+  so the pixels' own variances are kept as PACO's diagonal target keeps them
+  (``PacoConfig(covariance="nonlinear")``);
+- "blend": the mean of PACO's covariance and the correlation form's
+  (``PacoConfig(covariance="blend")``; added after the held-out run of the correlation
+  form, whose null S/N has a heavier far tail).
 
 Protocol of ``tune_exo_trend.py`` (the mean stays PACO's): "eff" = the companions' mean
 S/N gain over the null spread, and its ratio to PACO's in magnitudes.
@@ -28,7 +32,7 @@ from tune_exo_trend import cli, hook_snr
 from inversa.exo.covariance import analytical_shrinkage
 from inversa.exo.paco import PacoConfig, _Frames
 
-METHODS = ("PACO", "nonlinear, covariance", "nonlinear, correlation")
+METHODS = ("PACO", "nonlinear, covariance", "nonlinear, correlation", "blend")
 
 
 def covariance_statistics(jitter: float = 1e-6):
@@ -54,6 +58,8 @@ def snr(fr: _Frames, angles, xs, ys, method: str) -> torch.Tensor:
         stats = covariance_statistics()
     elif method.endswith("correlation"):
         cfg = PacoConfig(covariance="nonlinear")
+    elif method == "blend":
+        cfg = PacoConfig(covariance="blend")
     return hook_snr(fr, angles, xs, ys, cfg, statistics=stats)
 
 

@@ -94,8 +94,20 @@ def test_shrink_correlation_keeps_a_dead_pixel_finite():
                  .min()) > 0
 
 
-def test_paco_with_nonlinear_shrinkage_is_calibrated_and_detects(small_sim, empty_sim):
-    cfg = PacoConfig(covariance="nonlinear")
+def test_blend_is_the_mean_of_the_two_covariances():
+    g = torch.Generator().manual_seed(6)
+    x = torch.randn(2, 30, 9, generator=g) * torch.linspace(1, 3, 9)
+    w = torch.ones(2, 30)
+    c = {k: torch.linalg.inv(local_statistics(x, w, jitter=0.0, covariance=k)[1].double())
+         for k in ("linear", "nonlinear", "blend")}
+    assert torch.allclose(c["blend"], 0.5 * (c["linear"] + c["nonlinear"]), rtol=1e-3,
+                          atol=1e-4)
+
+
+@pytest.mark.parametrize("covariance", ["nonlinear", "blend"])
+def test_paco_with_nonlinear_shrinkage_is_calibrated_and_detects(small_sim, empty_sim,
+                                                                 covariance):
+    cfg = PacoConfig(covariance=covariance)
     v = paco_map(empty_sim.cube, empty_sim.angles, empty_sim.psf, cfg).snr
     v = v[torch.isfinite(v)]
     assert abs(float(v.mean())) < 0.15 and 0.85 < float(v.std()) < 1.15

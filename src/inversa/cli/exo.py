@@ -266,9 +266,9 @@ def detect_cmd(
     detrend: int = typer.Option(0, help="PACO: remove each pixel's polynomial trend in time "
                                         "of this degree (drifting speckles; 1 is the one "
                                         "measured) where trajectories span 3 FWHM or more"),
-    covariance: str = typer.Option("linear", help="PACO: linear (the paper's shrinkage) or "
+    covariance: str = typer.Option("linear", help="PACO: linear (the paper's shrinkage), "
                                                   "nonlinear (Ledoit-Wolf 2020, per "
-                                                  "eigenvalue)"),
+                                                  "eigenvalue) or blend (their mean)"),
     model: str | None = typer.Option(None, help="deep: a shipped model name (exo_deep) or a "
                                                 ".pt file; default: train on this cube"),
     train_samples: int = typer.Option(40, help="deep: injected training samples"),
@@ -467,7 +467,8 @@ def null_tail_cmd(
     exceedances: int = typer.Option(300, help="Pixels above the Pareto threshold"),
     covariance: list[str] = typer.Option(["linear"], help="PACO's covariance estimate(s) "
                                                           "to fit (linear -> 'paco', "
-                                                          "nonlinear -> 'paco_nonlinear'); "
+                                                          "nonlinear, blend -> "
+                                                          "'paco_nonlinear', 'paco_blend'); "
                                                           "repeatable"),
     merge: bool = typer.Option(False, help="Keep the entries of OUT that this run does "
                                            "not fit"),

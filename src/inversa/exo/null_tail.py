@@ -130,8 +130,8 @@ def null_maps(cubes: int, seed0: int, deep_model: str | None = "exo_deep",
               ) -> Iterator[tuple[int, float, torch.Tensor, dict, dict]]:
     """For each of ``cubes`` companion-free simulated cubes with the true angles (seeds
     ``seed0``..): ``(seed, fwhm, separation grid, S/N maps, seconds)``, the maps and
-    their wall times keyed ``"paco"`` (and ``"paco_nonlinear"``: PACO with each of
-    ``covariances``, :func:`inversa.exo.paco.tail_key`), ``"paco_detrend"`` (PACO with
+    their wall times keyed ``"paco"`` (and ``"paco_nonlinear"``, ``"paco_blend"``: PACO
+    with each of ``covariances``, :func:`inversa.exo.paco.tail_key`), ``"paco_detrend"`` (PACO with
     ``detrend = paco_detrend``, when positive) and ``deep_model`` (when given), each
     calibrated, with the shipped tail map applied if ``null_tail``."""
     from dataclasses import replace

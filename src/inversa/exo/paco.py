@@ -48,6 +48,7 @@ shrunk as in Ledoit and Wolf (2020), each eigenvalue of the patch correlation ma
 its own amount (:mod:`inversa.exo.covariance`), where at least 13 frames carry weight; its
 calibrated S/N has its own shipped null tail (``paco_nonlinear``), heavier than the linear
 one's: it ranks sources better but reaches less deep at 5 sigma (docs/benchmarks.md).
+``covariance="blend"`` takes the mean of the two covariances (tail ``paco_blend``).
 
 Missing data: NaN pixels are filled from their neighbours (:func:`_impute`); a frame
 whose patch holds a transient NaN gets weight 0 at that location.
@@ -77,7 +78,7 @@ from inversa.exo.geometry import polar_grid, to_polar, trajectory
 from inversa.exo.inject import Companion, inject
 from inversa.exo.psf import StampBank, check_psf, disc_offsets, fwhm
 
-COVARIANCES = ("linear", "nonlinear")
+COVARIANCES = ("linear", "nonlinear", "blend")
 CACHE_BYTES = 1 << 30  # largest store of remembered statistics per channel (_Frames)
 
 
@@ -99,7 +100,7 @@ class PacoConfig:
     exclude: float = 0.0            # leave the candidate's frames out of the mean (FWHM; 0 off)
     exclude_degree: int = 0         # ... the mean then a polynomial in time (0 or 1)
     min_frames: int = 8             # ... keeping at least this many frames
-    covariance: str = "linear"      # "linear" (the paper's) or "nonlinear" (exo.covariance)
+    covariance: str = "linear"      # "linear" (the paper's), "nonlinear" (exo.covariance), "blend"
 
     def __post_init__(self) -> None:
         if self.covariance not in COVARIANCES:
@@ -138,7 +139,8 @@ def local_statistics(patches: torch.Tensor, weights: torch.Tensor, jitter: float
     ``patches`` (N, T, P) with frame weights ``weights`` (N, T) (0 = missing).
     ``covariance="nonlinear"``: :func:`inversa.exo.covariance.shrink_correlation` instead
     of the linear shrinkage towards the diagonal, at the locations with at least
-    ``MIN_DOF + 1`` frames of weight (effectively) one."""
+    ``MIN_DOF + 1`` frames of weight (effectively) one; ``"blend"``: the mean of the two
+    covariances there."""
     w = weights.to(torch.float32)
     wsum = w.sum(1).clamp_min(1e-12)
     m = (w[..., None] * patches).sum(1) / wsum[:, None]
@@ -150,11 +152,12 @@ def local_statistics(patches: torch.Tensor, weights: torch.Tensor, jitter: float
     diag = torch.diagonal(s, dim1=-2, dim2=-1)
     rho = shrinkage(s, neff)[:, None, None]
     c = (1 - rho) * s + rho * torch.diag_embed(diag)
-    if covariance == "nonlinear":  # where enough frames are left; linear elsewhere
+    if covariance != "linear":  # where enough frames are left; linear elsewhere
         dof = torch.round(neff).long() - 1
         ok = dof >= MIN_DOF
         if ok.any():
-            c[ok] = shrink_correlation(s[ok], dof[ok])
+            c_nl = shrink_correlation(s[ok], dof[ok])
+            c[ok] = c_nl if covariance == "nonlinear" else 0.5 * (c[ok] + c_nl)
     scale = diag.mean(-1).clamp_min(1e-30)
     c = c + jitter * scale[:, None, None] * torch.eye(c.shape[-1], dtype=c.dtype)
     chol, info = torch.linalg.cholesky_ex(c)
