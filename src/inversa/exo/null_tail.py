@@ -97,7 +97,12 @@ def fit_tail(values: np.ndarray, exceedances: int = 300, x0: float = 1.0, step: 
 
 
 def save_tails(tails: dict[str, TailMap], path: Path) -> None:
-    path.write_text(json.dumps({k: asdict(t) for k, t in tails.items()}, indent=1) + "\n")
+    """Write the maps to ``path`` (.json), all or nothing (the file may be the shipped one,
+    which ``inversa exo null-tail --merge`` rewrites)."""
+    from inversa.atomic import atomic_write
+
+    text = json.dumps({k: asdict(t) for k, t in tails.items()}, indent=1) + "\n"
+    atomic_write(Path(path), lambda p: p.write_text(text))
 
 
 @functools.lru_cache(maxsize=8)
