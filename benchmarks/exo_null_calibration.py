@@ -24,6 +24,7 @@ from scipy.stats import chi2, norm
 from inversa.exo.candidates import local_maxima
 from inversa.exo.deep.model import has_detector
 from inversa.exo.null_tail import null_maps
+from inversa.exo.paco import COVARIANCES, PacoConfig, tail_key
 
 THRESHOLDS = (3.0, 4.0, 5.0)
 
@@ -43,19 +44,26 @@ def main() -> None:
     ap.add_argument("--no-tail", action="store_true", help="without the shipped null tail")
     ap.add_argument("--paco-detrend", type=int, default=0,
                     help="also PACO with each pixel's trend of this degree removed")
+    ap.add_argument("--paco-covariance", nargs="*", default=[], choices=COVARIANCES[1:],
+                    help="also PACO with these covariance estimates (inversa.exo.covariance)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     warnings.filterwarnings("ignore")
     detrended = f"inversa PACO (detrend {args.paco_detrend})"
-    methods = ["inversa PACO"] + ([detrended] if args.paco_detrend else []) \
+    shrunk = {tail_key(PacoConfig(covariance=c)): f"inversa PACO ({c} shrinkage)"
+              for c in args.paco_covariance}
+    methods = ["inversa PACO"] + list(shrunk.values()) \
+        + ([detrended] if args.paco_detrend else []) \
         + (["deep (generic model)"] if has_detector(args.model) else [])
     stats = {m: {"pixels": 0, "above": {t: 0 for t in THRESHOLDS},
                  "peaks": {t: 0 for t in THRESHOLDS}, "max": [], "time": [], "values": []}
              for m in methods}
-    keys = {"paco": "inversa PACO", "paco_detrend": detrended, args.model: "deep (generic model)"}
+    keys = {"paco": "inversa PACO", "paco_detrend": detrended, args.model: "deep (generic model)",
+            **shrunk}
     deep = args.model if "deep (generic model)" in stats else None
     runs = null_maps(args.cubes, args.seed0, deep, null_tail=not args.no_tail,
-                     paco_detrend=args.paco_detrend)
+                     paco_detrend=args.paco_detrend,
+                     covariances=("linear", *args.paco_covariance))
     for k, (seed, f, sep, by_key, seconds) in enumerate(runs):
         maps = {keys[key]: snr for key, snr in by_key.items()}
         for key, sec in seconds.items():
@@ -92,7 +100,7 @@ def main() -> None:
                   f"{share / g:.2f} | {n_pk} | {lo_r:.2f} - {hi_r:.2f} |")
     if args.save:
         names = {"inversa PACO": "paco", detrended: "paco_detrend",
-                 "deep (generic model)": "exo_deep"}
+                 "deep (generic model)": "exo_deep", **{v: k for k, v in shrunk.items()}}
         np.savez_compressed(args.save, **{names[m]: np.concatenate(stats[m]["values"])
                                           for m in methods})
     for m in methods:
