@@ -488,25 +488,16 @@ def null_tail_cmd(
         SIMULATION,
         collect_null_snr,
         fit_tail,
-        load_tail,
+        load_tails,
         save_tails,
     )
-    from inversa.exo.paco import COVARIANCES
+    from inversa.exo.paco import PacoConfig
 
     if out.suffix != ".json":
         raise InputError("expected a .json file name", field="--out")
     for c in covariance:
-        if c not in COVARIANCES:
-            raise InputError(f"must be one of {', '.join(COVARIANCES)}", field="--covariance")
-    kept = {}
-    if merge and out.exists():
-        import json
-
-        try:
-            keys = list(json.loads(out.read_text()))
-        except (ValueError, TypeError) as e:
-            raise InputError(f"not a null-tail file ({type(e).__name__})", source=str(out)) from e
-        kept = {k: load_tail(k, out) for k in keys}
+        PacoConfig(covariance=c)  # refuses an unknown estimate (--covariance)
+    kept = load_tails(out) if merge else {}
     if samples is not None:
         if not samples.exists():
             raise InputError("no such file", source=str(samples))
@@ -529,6 +520,5 @@ def null_tail_cmd(
         typer.echo(f"{key}: {meta['pixels']} pixels, u = {t.knots[-1]:.2f} "
                    f"(Gaussian-equivalent {t.values[-1]:.2f}), xi = {t.xi:.3f}, "
                    f"sigma = {t.sigma:.3f}")
-    save_tails({**{k: t for k, t in kept.items() if k not in tails and t is not None},
-                **tails}, out)
+    save_tails({**{k: t for k, t in kept.items() if k not in tails}, **tails}, out)
     typer.echo(f"wrote {out}")

@@ -112,21 +112,42 @@ def _read_tails(path: str, mtime_ns: int) -> object:
     return json.loads(Path(path).read_text())
 
 
+def _bad_file(path: Path, e: Exception):
+    from inversa.errors import InputError
+
+    return InputError(f"not a null-tail file ({type(e).__name__})", source=str(path))
+
+
+def _entries(path: Path) -> dict:
+    """The parsed tail file ``path`` (``{}`` if there is none); InputError if it is not
+    one."""
+    if not path.exists():
+        return {}
+    try:
+        d = _read_tails(str(path), path.stat().st_mtime_ns)
+    except ValueError as e:
+        raise _bad_file(path, e) from e
+    if not isinstance(d, dict):
+        raise _bad_file(path, AttributeError("not a mapping"))
+    return d
+
+
 def load_tail(key: str, path: Path = TAIL_FILE) -> TailMap | None:
     """The shipped map for ``key`` (``"paco"`` or a deep model's name), None if absent."""
-    if not path.exists():
+    d = _entries(path).get(key)
+    if d is None:
         return None
     try:
-        d = _read_tails(str(path), path.stat().st_mtime_ns).get(key)
-        if d is None:
-            return None
         d = {**d, "knots": tuple(d["knots"]), "values": tuple(d["values"]),
              "meta": dict(d.get("meta") or {})}  # the cached entry stays as read
         return TailMap(**d)
     except (ValueError, TypeError, AttributeError, KeyError) as e:
-        from inversa.errors import InputError
+        raise _bad_file(path, e) from e
 
-        raise InputError(f"not a null-tail file ({type(e).__name__})", source=str(path)) from e
+
+def load_tails(path: Path = TAIL_FILE) -> dict[str, TailMap]:
+    """Every map of the file ``path`` by key (``{}`` if there is no file)."""
+    return {k: load_tail(k, path) for k in _entries(path)}
 
 
 def null_maps(cubes: int, seed0: int, deep_model: str | None = "exo_deep",
