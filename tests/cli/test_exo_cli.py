@@ -191,6 +191,8 @@ def test_detect_deep_bad_input(sim, tmp_path):
     _fails(["exo", "train", "-o", tmp_path / "m.txt"], tmp_path, "expected a .pt")
     _fails(["exo", "train", "-o", tmp_path / "m.pt", "--sim-angles", "reversed"], tmp_path,
            "shuffled, true, mixed")
+    _fails(["exo", "train", "-o", tmp_path / "m.pt", "--covariance", "diagonal"], tmp_path,
+           "linear, nonlinear, blend")
 
 
 def test_cli_fits_saved_null_samples(tmp_path):

@@ -208,7 +208,8 @@ def test_generic_training_names_each_phase_of_its_progress(tmp_path):
     assert counts[-1] == (2, 2)
 
 
-def test_the_features_trend_removal_travels_with_the_weights(small_sim, tmp_path):
+def test_the_features_statistics_travel_with_the_weights(small_sim, tmp_path):
+    """The trend removal and the covariance estimate of the features' PACO statistics."""
     from dataclasses import replace
 
     from inversa.exo.deep.detect import DeepConfig, fit_observation
@@ -216,15 +217,20 @@ def test_the_features_trend_removal_travels_with_the_weights(small_sim, tmp_path
     from inversa.train.exo import ExoTrainSpec, train_exo, with_steps
 
     spec = with_steps(ExoTrainSpec(out=tmp_path / "m.pt", cubes=1, size=48, subframes=2,
-                                   workdir=tmp_path / "work", detrend=1), 2, 1e-3)
+                                   workdir=tmp_path / "work", detrend=1, covariance="blend"),
+                      2, 1e-3)
     card = train_exo(replace(spec, deep=replace(spec.deep, samples=1)))
-    assert card["data"]["detrend"] == 1
+    assert card["data"]["detrend"] == 1 and card["data"]["covariance"] == "blend"
     model = load_detector(tmp_path / "m.pt")
-    assert model.detrend == 1 and load_detector("exo_deep").detrend == 0
+    assert (model.detrend, model.covariance) == (1, "blend")
+    shipped = load_detector("exo_deep")  # weights saved before the field: PACO's defaults
+    assert (shipped.detrend, shipped.covariance) == (0, "linear")
     # detection computes the features the way the model was trained, whatever it is told
     fit = fit_observation(small_sim.cube, small_sim.angles, small_sim.psf,
                           DeepConfig(model=str(tmp_path / "m.pt"), nulls=1))
-    assert fit.config.paco.detrend == 1
+    assert (fit.config.paco.detrend, fit.config.paco.covariance) == (1, "blend")
     # samples made one way are not reused for another
-    with pytest.raises(InputError, match="detrend=1"):
-        cached_samples(tmp_path / "work", lambda: None, key="detrend=0")
+    with pytest.raises(InputError, match="detrend=1,covariance=blend"):
+        cached_samples(tmp_path / "work", lambda: None, key="detrend=1")
+    with pytest.raises(ValueError, match="covariance"):
+        DeepDetector(covariance="diagonal")

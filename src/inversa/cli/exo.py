@@ -405,6 +405,9 @@ def train_cmd(
     detrend: int = typer.Option(0, help="Features from PACO statistics with each pixel's "
                                         "trend in time of this degree removed (see "
                                         "`exo detect --detrend`); kept in the weights"),
+    covariance: str = typer.Option("linear", help="Features from PACO statistics with this "
+                                   "covariance estimate (see `exo detect --covariance`); "
+                                   "kept in the weights"),
 ) -> None:
     """Train the generic deep detector on simulated cubes (and your observations): the
     model `inversa exo detect --method deep --model NAME` uses directly, and that
@@ -432,6 +435,9 @@ def train_cmd(
     if sim_angles not in ANGLE_MODES:
         raise InputError(f"must be one of {', '.join(ANGLE_MODES)}", field="--sim-angles")
     _check_detrend(detrend)
+    from inversa.exo.paco import PacoConfig
+
+    PacoConfig(covariance=covariance)  # refuses an unknown estimate (--covariance)
     extra = []
     for p in observation:
         obs = read_observation(p, None, None, 1.0)
@@ -440,7 +446,8 @@ def train_cmd(
                              source=str(p))
         extra.append((obs.cube, obs.angles, obs.psf))
     spec = ExoTrainSpec(out=out, cubes=cubes, seed0=seed0, size=size, workdir=workdir,
-                        extra=tuple(extra), sim_angles=sim_angles, detrend=detrend)
+                        extra=tuple(extra), sim_angles=sim_angles, detrend=detrend,
+                        covariance=covariance)
     spec = with_steps(spec, steps, lr)
     spec = replace(spec, deep=replace(spec.deep, samples=samples,
                                       train=replace(spec.deep.train, seed=seed)))

@@ -22,7 +22,13 @@ from pathlib import Path
 import torch
 
 from inversa.exo.deep.model import DeepDetector, save_detector
-from inversa.exo.deep.training import DeepTrainSpec, build_samples, cached_samples, train_detector
+from inversa.exo.deep.training import (
+    DeepTrainSpec,
+    build_samples,
+    cached_samples,
+    features_key,
+    train_detector,
+)
 from inversa.exo.paco import PacoConfig
 from inversa.exo.simulate import SimConfig, simulate
 from inversa.train.loop import TrainConfig, training_record, write_card
@@ -43,6 +49,7 @@ class ExoTrainSpec:
     # always shuffled (an unknown real source must not be learned as background)
     sim_angles: str = "shuffled"
     detrend: int = 0     # PacoConfig.detrend of the features (recorded in the weights)
+    covariance: str = "linear"  # PacoConfig.covariance of the features (recorded too)
     extra: tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], ...] = ()
 
 
@@ -74,7 +81,7 @@ def train_exo(spec: ExoTrainSpec, command: str = "", progress=None) -> dict:
     work = Path(spec.workdir) if spec.workdir else out.with_suffix(".work")
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(spec.deep.train.seed)
-    paco = PacoConfig(calibrate=False, detrend=spec.detrend)
+    paco = PacoConfig(calibrate=False, detrend=spec.detrend, covariance=spec.covariance)
 
     def phase(label: str):
         """``progress`` for one phase: the bar restarts its count, named (a caller's
@@ -96,10 +103,10 @@ def train_exo(spec: ExoTrainSpec, command: str = "", progress=None) -> dict:
                                        phase("samples from your cubes")))
         return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
-    x, y = cached_samples(work, make, key=f"detrend={spec.detrend}")
+    x, y = cached_samples(work, make, key=features_key(paco))
     t1 = time.perf_counter()
     torch.manual_seed(spec.deep.train.seed)
-    model = DeepDetector(channels=1, detrend=spec.detrend)
+    model = DeepDetector(channels=1, detrend=spec.detrend, covariance=spec.covariance)
     res = train_detector(model, x, y, spec.deep, work, show_progress=progress is None,
                          on_step=phase("training steps"))
     save_detector(model, out)
@@ -110,7 +117,8 @@ def train_exo(spec: ExoTrainSpec, command: str = "", progress=None) -> dict:
                  "conditions": "inversa.train.exo.random_conditions", "size": spec.size,
                  "subframes": spec.subframes, "user_cubes": len(spec.extra),
                  "samples": len(x), "sample_config": str(spec.deep.sample),
-                 "simulated_angles": spec.sim_angles, "detrend": spec.detrend},
+                 "simulated_angles": spec.sim_angles, "detrend": spec.detrend,
+                 "covariance": spec.covariance},
         "training": training_record(spec.deep.train, res, command),
         "samples_minutes": round((t1 - t0) / 60, 1),
         "parameters": sum(p.numel() for p in model.parameters()),

@@ -26,7 +26,13 @@ from inversa.errors import InputError
 from inversa.exo.deep.calibration import ScoreCalibrator, null_angles
 from inversa.exo.deep.features import FrameTerms, features, frame_terms
 from inversa.exo.deep.model import DEFAULT_MODEL, DeepDetector, has_detector, load_detector
-from inversa.exo.deep.training import DeepTrainSpec, build_samples, cached_samples, train_detector
+from inversa.exo.deep.training import (
+    DeepTrainSpec,
+    build_samples,
+    cached_samples,
+    features_key,
+    train_detector,
+)
 from inversa.exo.null_tail import gaussian_pfa, load_tail
 from inversa.exo.paco import PacoConfig, _channels, _geometry, annulus_stats
 
@@ -109,10 +115,10 @@ def observation_model(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tenso
         work = Path(config.workdir)
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(config.seed + 1)
-    model.detrend = config.paco.detrend
+    model.detrend, model.covariance = config.paco.detrend, config.paco.covariance
     x, y = cached_samples(work, lambda: build_samples([(cube, angles, psf)], spec.samples, gen,
                                                       spec.sample, config.paco, progress),
-                          key=f"detrend={config.paco.detrend}")
+                          key=features_key(config.paco))
     t1 = time.perf_counter()
     res = train_detector(model, x, y, spec, work, show_progress=show_progress,
                          on_step=progress)
@@ -167,15 +173,16 @@ def fit_observation(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor,
                     progress: Callable[[int, int], None] | None = None) -> FittedDetector:
     """Load or train the model for this observation and calibrate its scores.
 
-    The features are computed as the model's were (its ``detrend``; for per-observation
-    training, the initial model's, else ``config.paco``'s)."""
+    The features are computed as the model's were (its ``detrend`` and ``covariance``; for
+    per-observation training, the initial model's, else ``config.paco``'s)."""
     t0 = time.perf_counter()
     channels = cube.shape[0] if cube.dim() == 4 else 1
     model = load_detector(config.model, channels) if config.model else None
     source = model if model is not None else \
         load_detector(config.init) if config.init and has_detector(config.init) else None
-    if source is not None and source.detrend != config.paco.detrend:
-        config = replace(config, paco=replace(config.paco, detrend=source.detrend))
+    if source is not None:
+        config = replace(config, paco=replace(config.paco, detrend=source.detrend,
+                                              covariance=source.covariance))
     _, psfs = _channels(cube, psf, angles)
     f, radius, _ = _geometry(psfs, config.paco)
     check_trainable(cube, f, radius)

@@ -15,6 +15,7 @@ from torch import nn
 
 from inversa.errors import InputError
 from inversa.exo.deep.features import CHANNELS, FEATURE_VERSION
+from inversa.exo.paco import PacoConfig
 from inversa.nets.unet import UNet, UNetConfig
 from inversa.nets.weights import save_weights, weights_path
 
@@ -29,18 +30,20 @@ class DeepDetector(nn.Module):
     U-Net correction whose last layer starts at zero, so an untrained detector ranks
     pixels exactly as PACO does, and training learns what PACO's model misses.
 
-    ``detrend``: the degree of the pixels' trend in time removed before the PACO
-    statistics its features come from (``PacoConfig.detrend``; 0: none). It travels with
-    the weights, so the features are computed the same way at detection."""
+    ``detrend`` and ``covariance``: how the PACO statistics its features come from are
+    estimated (``PacoConfig.detrend``, the degree of the pixels' trend in time removed, 0:
+    none; ``PacoConfig.covariance``). They travel with the weights, so the features are
+    computed the same way at detection."""
 
     def __init__(self, unet: UNetConfig = UNetConfig(in_channels=CHANNELS), channels: int = 1,
-                 detrend: int = 0):
+                 detrend: int = 0, covariance: str = "linear"):
         super().__init__()
         if unet.in_channels != CHANNELS or unet.out_channels != 1:
             raise ValueError(f"the detector takes {CHANNELS} channels and gives 1")
         self.unet_config = unet
         self.channels = channels
         self.detrend = detrend
+        self.covariance = PacoConfig(covariance=covariance).covariance  # refuses unknown ones
         self.net = UNet(unet)
         nn.init.zeros_(self.net.tail.weight)
         nn.init.zeros_(self.net.tail.bias)
@@ -58,7 +61,8 @@ class DeepDetector(nn.Module):
 
     def meta(self) -> dict:
         return {"unet": self.unet_config.to_dict(), "feature_version": FEATURE_VERSION,
-                "channels": self.channels, "kind": "exo_deep", "detrend": self.detrend}
+                "channels": self.channels, "kind": "exo_deep", "detrend": self.detrend,
+                "covariance": self.covariance}
 
 
 def model_path(name_or_path: str | Path) -> Path:
@@ -84,7 +88,7 @@ def load_detector(name_or_path: str | Path = DEFAULT_MODEL, channels: int | None
         if meta.get("kind") != "exo_deep":
             raise KeyError("kind")
         model = DeepDetector(UNetConfig(**meta["unet"]), int(meta["channels"]),
-                             int(meta.get("detrend", 0)))
+                             int(meta.get("detrend", 0)), str(meta.get("covariance", "linear")))
         model.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
     except Exception as e:
         raise InputError(f"not a valid deep-detector weights file ({type(e).__name__})",

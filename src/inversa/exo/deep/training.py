@@ -123,6 +123,13 @@ def train_detector(model: DeepDetector, x: torch.Tensor, y: torch.Tensor, spec: 
                workdir / "log.jsonl", show_progress=show_progress, on_step=on_step)
 
 
+def features_key(paco: PacoConfig) -> str:
+    """How the features were made, for :func:`cached_samples` (the trend removed and, when
+    not PACO's linear shrinkage, the covariance estimate)."""
+    key = f"detrend={paco.detrend}"
+    return key if paco.covariance == "linear" else f"{key},covariance={paco.covariance}"
+
+
 def cached_samples(workdir: Path, make: Callable[[], tuple[torch.Tensor, torch.Tensor]],
                    key: str = "detrend=0") -> tuple[torch.Tensor, torch.Tensor]:
     """``make()``'s samples, saved to (or reloaded from) ``workdir/samples.pt``; ``key``
