@@ -193,7 +193,7 @@ def main() -> None:
             maps[m] = dm.snr.numpy()
             fitted[m] = fit
             res[m]["flux"] += fluxes(maps[m], sim.cube, sim.angles, sim.psf, dm.scale,
-                                     truths, comps, f, PacoConfig(calibrate=False))
+                                     truths, comps, f, replace(dm.paco, calibrate=False))
             if fit.trained:
                 train_info.append(fit.trained)
         if vip is not None:

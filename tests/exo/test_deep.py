@@ -229,8 +229,40 @@ def test_the_features_statistics_travel_with_the_weights(small_sim, tmp_path):
     fit = fit_observation(small_sim.cube, small_sim.angles, small_sim.psf,
                           DeepConfig(model=str(tmp_path / "m.pt"), nulls=1))
     assert (fit.config.paco.detrend, fit.config.paco.covariance) == (1, "blend")
+    maps = fit.apply(small_sim.cube, small_sim.angles, small_sim.psf)
+    assert (maps.paco.detrend, maps.paco.covariance) == (1, "blend")
     # samples made one way are not reused for another
     with pytest.raises(InputError, match="detrend=1,covariance=blend"):
         cached_samples(tmp_path / "work", lambda: None, key="detrend=1")
     with pytest.raises(ValueError, match="covariance"):
         DeepDetector(covariance="diagonal")
+
+
+def test_deep_candidates_flux_uses_the_models_statistics(small_sim, monkeypatch):
+    """The unbiased flux of the deep detector's candidates is re-estimated with the PACO
+    statistics its features (and its error scale) come from, not the default ones."""
+    import inversa.exo.deep.detect as deep_detect
+    import inversa.exo.detect as det
+    from inversa.exo.deep.detect import DeepMaps
+    from inversa.exo.io import Observation
+    from inversa.exo.paco import PacoConfig
+
+    h, w = small_sim.cube.shape[-2:]
+    snr = torch.zeros(h, w)
+    snr[20, 40] = 9.0
+    model_paco = PacoConfig(calibrate=False, detrend=1, covariance="blend")
+    fake = DeepMaps(snr=snr, pfa=torch.zeros(h, w), logit=snr, flux=snr, flux_err=torch.ones(h, w),
+                    scale=torch.full((h, w), 2.0), fwhm=4.0, seconds={}, paco=model_paco)
+    monkeypatch.setattr(deep_detect, "deep_maps", lambda *a, **k: fake)
+    seen = []
+
+    def fake_flux(cube, angles, psf, x, y, config):
+        seen.append(config)
+        return 1e-4, 1e-5, 10.0, 1
+
+    monkeypatch.setattr(det, "unbiased_flux", fake_flux)
+    out = det.detect(Observation(cube=small_sim.cube, angles=small_sim.angles, psf=small_sim.psf),
+                     det.DetectConfig(method="deep"))
+    assert len(out.candidates) == 1 and len(seen) == 1
+    assert (seen[0].detrend, seen[0].covariance, seen[0].calibrate) == (1, "blend", False)
+    assert out.candidates[0].flux_err == pytest.approx(2e-5)

@@ -116,7 +116,7 @@ def detect(obs: Observation, config: DetectConfig = DetectConfig(),
         cands = find_candidates(snr, config.threshold, f, flux, flux_err)
         if config.unbiased:
             t1 = time.perf_counter()
-            pc = replace(config.paco, calibrate=False)
+            pc = replace(dm.paco, calibrate=False)  # the statistics the scale is for
             for c in cands:
                 fl, err, _, _ = unbiased_flux(cube, angles, obs.psf, c.x, c.y, pc)
                 c.flux, c.flux_err = fl, err * float(dm.scale[round(c.y), round(c.x)])

@@ -69,6 +69,8 @@ class DeepMaps:
     seconds: dict[str, float]
     trained: dict | None = None
     null_tail: bool = False      # whether the shipped far-tail map was applied
+    paco: PacoConfig = field(default_factory=PacoConfig)  # the features' PACO statistics
+                                 # (the model's trend removal and covariance estimate)
 
 
 def check_trainable(cube: torch.Tensor, fwhm: float, radius: float) -> None:
@@ -165,7 +167,8 @@ class FittedDetector:
         seconds = {**self.seconds, "apply": time.perf_counter() - t0}
         return DeepMaps(snr=snr, pfa=pfa, logit=logit, flux=flux, flux_err=err * self.scale,
                         scale=self.scale, fwhm=real.fwhm, seconds=seconds,
-                        trained=self.trained, null_tail=tail is not None)
+                        trained=self.trained, null_tail=tail is not None,
+                        paco=self.config.paco)
 
 
 def fit_observation(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor,
