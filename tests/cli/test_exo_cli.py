@@ -225,5 +225,12 @@ def test_cli_fits_saved_null_samples(tmp_path):
     alone = tmp_path / "alone.json"
     _ok(["exo", "null-tail", "--samples", more, "-o", alone])
     assert list(json.loads(alone.read_text())) == ["paco_nonlinear"]
+    # --covariance picks keys out of a file holding several (and --model '' no model's)
+    picked = tmp_path / "picked.json"
+    _ok(["exo", "null-tail", "--samples", samples, "--covariance", "linear", "--model", "",
+         "-o", picked])
+    assert list(json.loads(picked.read_text())) == ["paco"]
+    _fails(["exo", "null-tail", "--samples", samples, "--covariance", "blend", "--model", "",
+            "-o", picked], tmp_path, match="holds none of paco_blend")
     _fails(["exo", "null-tail", "--covariance", "ledoit", "-o", tmp_path / "t.json"], tmp_path,
            match="--covariance")

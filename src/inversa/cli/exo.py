@@ -470,13 +470,15 @@ def null_tail_cmd(
     model: str = typer.Option("exo_deep", help="Deep model to fit too ('' for PACO only)"),
     samples: Path | None = typer.Option(None, help="Fit these saved null S/N values (.npz "
                                                    "with keys 'paco' and the model's "
-                                                   "name) instead of simulating"),
+                                                   "name) instead of simulating; with "
+                                                   "--covariance, only its keys and "
+                                                   "--model's"),
     exceedances: int = typer.Option(300, help="Pixels above the Pareto threshold"),
-    covariance: list[str] = typer.Option(["linear"], help="PACO's covariance estimate(s) "
-                                                          "to fit (linear -> 'paco', "
-                                                          "nonlinear, blend -> "
-                                                          "'paco_nonlinear', 'paco_blend'); "
-                                                          "repeatable"),
+    covariance: list[str] | None = typer.Option(None, help="PACO's covariance estimate(s) "
+                                                           "to fit (linear -> 'paco', "
+                                                           "nonlinear, blend -> "
+                                                           "'paco_nonlinear', 'paco_blend'; "
+                                                           "default linear); repeatable"),
     merge: bool = typer.Option(False, help="Keep the entries of OUT that this run does "
                                            "not fit"),
 ) -> None:
@@ -498,19 +500,23 @@ def null_tail_cmd(
         load_tails,
         save_tails,
     )
-    from inversa.exo.paco import PacoConfig
+    from inversa.exo.paco import PacoConfig, tail_key
 
     if out.suffix != ".json":
         raise InputError("expected a .json file name", field="--out")
-    for c in covariance:
-        PacoConfig(covariance=c)  # refuses an unknown estimate (--covariance)
+    # refuses an unknown estimate (--covariance)
+    keys = {tail_key(PacoConfig(covariance=c)) for c in covariance or ()}
     kept = load_tails(out) if merge else {}
     if samples is not None:
         if not samples.exists():
             raise InputError("no such file", source=str(samples))
+        wanted = keys | ({model} if model else set())
         with np.load(samples) as z:
-            values = {k: z[k] for k in z.files}
+            values = {k: z[k] for k in z.files if not keys or k in wanted}
+        if not values:
+            raise InputError(f"holds none of {', '.join(sorted(wanted))}", source=str(samples))
     else:
+        covariance = covariance or ["linear"]
         if cubes < 1:
             raise InputError("must be >= 1", field="--cubes")
         with progress_bar("simulating and detecting") as bar:
