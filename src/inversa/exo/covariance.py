@@ -34,9 +34,8 @@ patch close to the star).
 
 Measured on simulated cubes (docs/benchmarks.md, "Nonlinear shrinkage of PACO's
 covariance"): it ranks companions better than the linear shrinkage (AUC 0.953 against
-0.931 on the held-out cubes) and estimates their flux better, but its calibrated S/N has a
-heavier far tail, so at the same 5-sigma false-alarm rate it reaches less deep. PACO keeps
-the linear shrinkage by default.
+0.931 on the held-out cubes) and reaches as deep at the same 5-sigma false-alarm rate
+(+0.05 mag), for 3 times the time. PACO keeps the linear shrinkage by default.
 """
 
 from __future__ import annotations
