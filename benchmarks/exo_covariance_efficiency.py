@@ -40,9 +40,8 @@ from collections.abc import Callable
 
 import torch
 
-from inversa.exo.covariance import shrink_correlation
 from inversa.exo.geometry import polar_grid
-from inversa.exo.paco import PacoConfig, _Frames, _geometry, shrinkage
+from inversa.exo.paco import PacoConfig, _Frames, _geometry, shrunk_covariance
 from inversa.exo.simulate import SimConfig, simulate
 
 BANDS = ((8, 12), (12, 16), (16, 24), (24, 33))  # px; 2-3, 3-4, 4-6, 6-8 lambda/D
@@ -56,12 +55,11 @@ def sample_stats(pt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def linear(s: torch.Tensor, n: int) -> torch.Tensor:
-    rho = shrinkage(s, float(n))[:, None, None]
-    return (1 - rho) * s + rho * torch.diag_embed(torch.diagonal(s, dim1=-2, dim2=-1))
+    return shrunk_covariance(s, float(n))
 
 
 def nonlinear(s: torch.Tensor, n: int) -> torch.Tensor:
-    return shrink_correlation(s, torch.full((s.shape[0],), n - 1, dtype=torch.long))
+    return shrunk_covariance(s, float(n), "nonlinear")
 
 
 def pair_offsets(dy: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:
@@ -117,7 +115,7 @@ def estimators(ids: torch.Tensor) -> dict[str, Callable[[torch.Tensor, int], tor
         return lambda s, n: (1 - w) * base(s, n) + w * stationary_correlation(s, ids)
 
     out: dict[str, Callable] = {"linear (PACO)": linear, "nonlinear": nonlinear,
-                                "blend": lambda s, n: 0.5 * (linear(s, n) + nonlinear(s, n))}
+                                "blend": lambda s, n: shrunk_covariance(s, float(n), "blend")}
     for w in (0.3, 0.5, 0.7, 0.9):
         out[f"S -> stationary, w {w}"] = toward_stationary(w, lambda s, n: s)
     for w in (0.3, 0.5):

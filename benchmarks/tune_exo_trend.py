@@ -26,7 +26,7 @@ import torch
 
 from inversa.exo.geometry import to_xy, trajectory
 from inversa.exo.inject import Companion, inject
-from inversa.exo.paco import PacoConfig, _ab_terms, _Frames, shrinkage
+from inversa.exo.paco import PacoConfig, _ab_terms, _Frames, shrunk_covariance
 from inversa.exo.simulate import SimConfig, simulate
 
 SEPS = (8, 12, 16, 20, 24, 28, 32)
@@ -47,9 +47,8 @@ def trend_terms(fr: _Frames, angles: torch.Tensor, xs: torch.Tensor, ys: torch.T
     x = torch.stack([tau ** k for k in range(order + 1)], 1)  # (T, order + 1)
     resid = pt - torch.einsum("st,utp->usp", x @ torch.linalg.pinv(x), pt)
     s = (resid.transpose(1, 2) @ resid / (t - order - 1)).double()
-    rho = shrinkage(s, float(t - order - 1))[:, None, None]
     diag = torch.diagonal(s, dim1=-2, dim2=-1)
-    c = (1 - rho) * s + rho * torch.diag_embed(diag)
+    c = shrunk_covariance(s, float(t - order - 1))
     c = c + jitter * diag.mean(-1)[:, None, None] * torch.eye(c.shape[-1], dtype=c.dtype)
     cinv = torch.linalg.inv(c).float()
     h = fr.bank.values(fx, fy)  # (N, T, P)

@@ -134,6 +134,25 @@ def shrinkage(s: torch.Tensor, t: float) -> torch.Tensor:
     return torch.where(den > 0, num / den.clamp_min(1e-300), torch.ones_like(num)).clamp(0, 1)
 
 
+def shrunk_covariance(s: torch.Tensor, neff: torch.Tensor | float,
+                      covariance: str = "linear") -> torch.Tensor:
+    """PACO's covariance estimate (N, P, P) from sample covariances ``s`` (N, P, P) of
+    ``neff`` (effective) frames each: the linear shrinkage towards the diagonal or, with
+    ``covariance="nonlinear"`` / ``"blend"``, :func:`inversa.exo.covariance.shrink_correlation`
+    / the mean of the two, where at least ``MIN_DOF + 1`` frames carry weight (linear
+    elsewhere)."""
+    diag = torch.diagonal(s, dim1=-2, dim2=-1)
+    rho = shrinkage(s, neff)[:, None, None]
+    c = (1 - rho) * s + rho * torch.diag_embed(diag)
+    if covariance != "linear":
+        dof = torch.round(torch.as_tensor(neff, dtype=s.dtype).expand(s.shape[0])).long() - 1
+        ok = dof >= MIN_DOF
+        if ok.any():
+            c_nl = shrink_correlation(s[ok], dof[ok])
+            c[ok] = c_nl if covariance == "nonlinear" else 0.5 * (c[ok] + c_nl)
+    return c
+
+
 def local_statistics(patches: torch.Tensor, weights: torch.Tensor, jitter: float = 1e-6,
                      covariance: str = "linear") -> tuple[torch.Tensor, torch.Tensor]:
     """Weighted temporal mean (N, P) and inverse shrinkage covariance (N, P, P) of
@@ -141,7 +160,7 @@ def local_statistics(patches: torch.Tensor, weights: torch.Tensor, jitter: float
     ``covariance="nonlinear"``: :func:`inversa.exo.covariance.shrink_correlation` instead
     of the linear shrinkage towards the diagonal, at the locations with at least
     ``MIN_DOF + 1`` frames of weight (effectively) one; ``"blend"``: the mean of the two
-    covariances there."""
+    covariances there (:func:`shrunk_covariance`)."""
     w = weights.to(torch.float32)
     wsum = w.sum(1).clamp_min(1e-12)
     m = (w[..., None] * patches).sum(1) / wsum[:, None]
@@ -151,14 +170,7 @@ def local_statistics(patches: torch.Tensor, weights: torch.Tensor, jitter: float
     wsum = wsum.to(torch.float64)
     neff = wsum ** 2 / (w * w).sum(1).clamp_min(1e-12)
     diag = torch.diagonal(s, dim1=-2, dim2=-1)
-    rho = shrinkage(s, neff)[:, None, None]
-    c = (1 - rho) * s + rho * torch.diag_embed(diag)
-    if covariance != "linear":  # where enough frames are left; linear elsewhere
-        dof = torch.round(neff).long() - 1
-        ok = dof >= MIN_DOF
-        if ok.any():
-            c_nl = shrink_correlation(s[ok], dof[ok])
-            c[ok] = c_nl if covariance == "nonlinear" else 0.5 * (c[ok] + c_nl)
+    c = shrunk_covariance(s, neff, covariance)
     scale = diag.mean(-1).clamp_min(1e-30)
     c = c + jitter * scale[:, None, None] * torch.eye(c.shape[-1], dtype=c.dtype)
     chol, info = torch.linalg.cholesky_ex(c)
