@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 from tune_exo_trend import cli, hook_snr
 
-from inversa.exo.paco import _Frames, shrinkage
+from inversa.exo.paco import _Frames, shrunk_covariance
 from inversa.exo.psf import disc_offsets
 
 METHODS = ("PACO", "local cov 1", "local cov 2", "local corr 1", "local corr 2")
@@ -57,9 +57,8 @@ def local_statistics(fr: _Frames, kind: str, radius: float, jitter: float = 1e-6
         s = acc / len(oy)
         if kind == "corr":
             s = sd_own[:, :, None] * s * sd_own[:, None, :]
-        rho = shrinkage(s, float(pt.shape[1]))[:, None, None]
         diag = torch.diagonal(s, dim1=-2, dim2=-1)
-        c = (1 - rho) * s + rho * torch.diag_embed(diag)
+        c = shrunk_covariance(s, float(pt.shape[1]))
         c = c + jitter * diag.mean(-1)[:, None, None] * torch.eye(c.shape[-1], dtype=c.dtype)
         return pt.mean(1), torch.linalg.inv(c).float()
 
