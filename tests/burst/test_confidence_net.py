@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
@@ -152,3 +153,23 @@ def test_merge_loss_reaches_the_network():
     assert float(net.body[-1].weight.grad.abs().sum()) > 0
     # distrusting every other frame leaves the reference alone: a worse merge
     assert float(mi.loss(torch.zeros_like(g))) > float(mi.loss(g.detach()))
+
+
+def test_training_samples_use_the_object_motion_switches(monkeypatch):
+    """The switches reach the displacements the samples are prepared with."""
+    import inversa.burst.hdr as hdr
+    from inversa.train.hdr_g import ConfidenceTrainSpec, burst_sample
+
+    seen = []
+    real = hdr.object_flow
+
+    def spy(*args, **kwargs):
+        seen.append(args[7] if len(args) > 7 else kwargs.get("config"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hdr, "object_flow", spy)
+    g = torch.Generator().manual_seed(3)
+    burst_sample(bundled("retina"), 64, g, object_motion=("trajectories",))
+    assert seen and all(c.trajectories and not c.relaxed for c in seen)
+    with pytest.raises(ValueError, match="object_motion"):
+        ConfidenceTrainSpec(out=Path("g"), object_motion=("dense",))

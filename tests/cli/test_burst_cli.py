@@ -125,3 +125,5 @@ def test_train_hdr_confidence_bad_input(tmp_path):
     _fails(["train", "hdr-confidence", "-o", out, "--loss", "l2"], tmp_path, "--loss")
     _fails(["train", "hdr-confidence", "-o", out, "--init", tmp_path / "none.pt"], tmp_path,
            "not found")
+    _fails(["train", "hdr-confidence", "-o", out, "--object-motion", "relaxed,dense"], tmp_path,
+           "--object-motion")

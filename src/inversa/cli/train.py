@@ -186,6 +186,10 @@ def hdr_confidence(
                              "merge of each burst with g"),
     init: Path | None = typer.Option(None, help="Start from these weights (.pt) instead of "
                                                 "the analytic g"),
+    object_motion: str = typer.Option("", help="Comma-separated LocalMotionConfig switches "
+                                      "(relaxed, trajectories) for the object displacements "
+                                      "the samples are judged with; inference must run the "
+                                      "same"),
 ) -> None:
     """Train the learned alignment confidence of `inversa hdr` against the true confidence
     of synthetic bracketed bursts (resumes from OUT.ckpt if present; the pool of bursts is
@@ -196,7 +200,13 @@ def hdr_confidence(
     import torch
 
     from inversa.errors import InputError
-    from inversa.train.hdr_g import LOSSES, TARGETS, ConfidenceTrainSpec, train_confidence
+    from inversa.train.hdr_g import (
+        LOSSES,
+        MOTION_SWITCHES,
+        TARGETS,
+        ConfidenceTrainSpec,
+        train_confidence,
+    )
     from inversa.train.loop import TrainConfig
 
     if bursts < 2 or steps < 1:
@@ -210,11 +220,16 @@ def hdr_confidence(
         raise InputError(f"--loss must be one of {list(LOSSES)}, got {loss!r}", field="loss")
     if init is not None and not init.exists():
         raise InputError("initial weights not found", source=str(init))
+    switches = tuple(v.strip() for v in object_motion.split(",") if v.strip())
+    bad = sorted(set(switches) - set(MOTION_SWITCHES))
+    if bad:
+        raise InputError(f"--object-motion takes {', '.join(MOTION_SWITCHES)}, got "
+                         f"{', '.join(bad)}", field="object_motion")
     if threads:
         torch.set_num_threads(threads)
     spec = ConfidenceTrainSpec(
         out=out, bursts=bursts, crop=crop, folder=folder, target=target, loss=loss, init=init,
-        train=TrainConfig(steps=steps, lr=lr, lr_min=lr / 100, seed=seed,
+        object_motion=switches, train=TrainConfig(steps=steps, lr=lr, lr_min=lr / 100, seed=seed,
                           max_minutes=max_minutes, validate_every=250, ckpt_every=250,
                           log_every=50))
     card = train_confidence(spec, command="inversa " + " ".join(map(shlex.quote, sys.argv[1:])))

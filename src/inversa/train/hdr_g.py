@@ -50,6 +50,7 @@ from inversa.burst.confidence_net import (
     save_confidence_net,
 )
 from inversa.burst.hdr import HDRConfig
+from inversa.burst.local_motion import LocalMotionConfig
 from inversa.burst.merge import merge
 from inversa.burst.synth import SynthConfig, split_exposures, synthesize_burst
 from inversa.burst.truth import photometric_confidence, true_confidence
@@ -71,8 +72,15 @@ class ConfidenceTrainSpec:
     target: str = "geometric"  # or "photometric" (module docstring)
     loss: str = "bce"  # or "merge" (module docstring)
     init: Path | None = None  # start from these weights (a .pt) instead of the analytic g
+    # LocalMotionConfig switches of the object displacements the samples are judged with
+    # (as inference must then run them: HDRConfig.object_motion)
+    object_motion: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        bad = sorted(set(self.object_motion) - set(MOTION_SWITCHES))
+        if bad:
+            raise ValueError(f"object_motion switches must be among {list(MOTION_SWITCHES)}, "
+                             f"got {bad}")
         if self.target not in TARGETS:
             raise ValueError(f"target must be one of {sorted(TARGETS)}, got {self.target!r}")
         if self.loss not in LOSSES:
@@ -107,13 +115,16 @@ class MergeInputs:
 
 TARGETS = {"photometric": photometric_confidence, "geometric": true_confidence}
 LOSSES = ("bce", "merge")
+MOTION_SWITCHES = ("relaxed", "trajectories")  # LocalMotionConfig's optional switches
 
 
 def burst_sample(img: torch.Tensor, crop: int, g: torch.Generator, target: str = "geometric",
+                 object_motion: tuple[str, ...] = (),
                  ) -> tuple[torch.Tensor, torch.Tensor, MergeInputs] | None:
     """Features (K-1, 12, h, w), true confidence (K-1, h, w) and merge inputs of one random
-    bracketed burst of ``img``, prepared as at inference; None when the image is too
-    small."""
+    bracketed burst of ``img``, prepared as at inference (object displacements with the
+    :class:`~inversa.burst.local_motion.LocalMotionConfig` switches ``object_motion``
+    turned on); None when the image is too small."""
     def ri(n: int) -> int:
         return int(torch.randint(n, (1,), generator=g))
 
@@ -128,7 +139,9 @@ def burst_sample(img: torch.Tensor, crop: int, g: torch.Generator, target: str =
                       hdr_peak=2.0 + 2.0 * float(torch.rand((), generator=g)),
                       lights=ri(3), moving_objects=(0, 1, 2, 2)[ri(4)])
     sb = synthesize_burst(img, cfg, seed=ri(2 ** 31), box=(top, left, crop, crop))
-    f, res, m_hr = analytic_evidence(sb.burst, HDRConfig(scale=s, method="merge"))
+    lm = LocalMotionConfig(**{v: True for v in object_motion})
+    f, res, m_hr = analytic_evidence(sb.burst, HDRConfig(scale=s, method="merge",
+                                                         object_motion=lm))
     f[:, USABLE] *= res.used.reshape(-1, 1, 1).to(f)  # frames left out teach nothing
     truth = TARGETS[target](sb, m_hr, res.flow)
     usable = f[:, USABLE] > 0  # the features' own mask, with the frames left out
@@ -138,13 +151,13 @@ def burst_sample(img: torch.Tensor, crop: int, g: torch.Generator, target: str =
 
 
 def _pool(images: list[torch.Tensor], n: int, crop: int, seed: int, label: str,
-          target: str) -> list:
+          target: str, object_motion: tuple[str, ...] = ()) -> list:
     g = torch.Generator().manual_seed(seed)
     out: list = []
     t0 = time.time()
     while len(out) < n:
         sample = burst_sample(images[int(torch.randint(len(images), (1,), generator=g))],
-                              crop, g, target)
+                              crop, g, target, object_motion)
         if sample is not None:
             out.append(sample)
             if len(out) % 20 == 0 or len(out) == n:
@@ -164,9 +177,9 @@ def train_confidence(spec: ConfidenceTrainSpec, command: str = "") -> dict:
     images = _images(spec.folder)
     t0 = time.time()
     pool = _pool(images, spec.bursts, spec.crop, spec.train.seed, "training bursts",
-                 spec.target)
+                 spec.target, spec.object_motion)
     val = _pool([bundled(VALIDATION)], spec.val_bursts, spec.crop, 777, "validation bursts",
-                spec.target)
+                spec.target, spec.object_motion)
     pool_seconds = time.time() - t0
 
     def batch_fn(gen: torch.Generator) -> tuple:
@@ -221,6 +234,7 @@ def train_confidence(spec: ConfidenceTrainSpec, command: str = "") -> dict:
                  "loss": "binary cross-entropy" if spec.loss == "bce" else
                          "l1 of the mu-law tone maps (mu = 5000) of the merge",
                  "init": str(spec.init) if spec.init else "the analytic g",
+                 "object_motion": list(spec.object_motion) or "default",
                  "validation": f"{VALIDATION}, {spec.val_bursts} bursts"},
         "training": training_record(spec.train, res, command),
         "metrics": {**start, "val_bce": round(val_bce(model), 4),
