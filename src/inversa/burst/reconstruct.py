@@ -117,11 +117,13 @@ def make_prior(name: str):
 
 def map_solve(y: torch.Tensor, a: BurstOperator, x0: torch.Tensor, noise: NoiseLevels,
               config: ReconConfig, valid: torch.Tensor | None = None,
-              gain: torch.Tensor | None = None) -> torch.Tensor:
+              gain: torch.Tensor | None = None, prior=None) -> torch.Tensor:
     """HQS on the weighted MAP problem, two rounds of robust weights. ``valid`` (1, K, h, w)
     multiplies the data weights; ``gain`` (K,) exposures that ``y`` was divided by (see
-    :func:`~inversa.burst.forward.data_weights`)."""
-    prior = make_prior(config.prior)
+    :func:`~inversa.burst.forward.data_weights`); ``prior``: one with ``prox`` in place of
+    ``config.prior``'s (any linear operator ``a`` of the same kind of data, for example
+    :class:`~inversa.burst.layered.LayeredBurstOperator` with a prior per layer)."""
+    prior = make_prior(config.prior) if prior is None else prior
     x = x0
     rounds = 2 if config.robust else 1
     for r in range(rounds):
