@@ -15,7 +15,9 @@ image ``O_j`` per object that follows the object, each with its true matte ``alp
 reference's object point ``q - k v_j``) and ``alpha_{jk} = T_{jk} alpha_j``; then blur,
 decimation and mosaic (:class:`~inversa.burst.layered.LayeredBurstOperator`). Every sample is
 explained (uncovered background informs ``B`` where the reference hides it), so ``g = 1``
-and no sample is distrusted; the saturation masks, exposures, noise estimate, weights,
+but for samples showing object parts outside the reference's field at frame 0, which no
+layer pixel holds; the mattes are the frames' true coverages (``--mattes`` for others,
+:func:`mattes_of`); the saturation masks, exposures, noise estimate, weights,
 prior (colour TV, on each layer apart) and solver are ``map``'s. The output is the
 reference's composite. Scored as in ``bench_hdr.py`` (mu-law PSNR in the moving regions)
 beside ``hdr_oracle.py``'s one-image oracle and the two static twins (``map`` given the
@@ -23,13 +25,15 @@ true camera motions).
 
 The layered problem has more unknowns, some seen by few samples, and converges slowly.
 Every layer starts from the one-image oracle's merge (true ``g`` and object motions; the
-merge of all samples, ghosts included, started it far off), and every row here runs 48
-HQS iterations of 32 conjugate-gradient steps (``--iterations``, ``--cg-iter``; ``map``'s
-default is 8 x 8). On astronaut/101 at x2 the layered oracle read 34.60, 35.84 and 36.38
-dB with 8 x 8, 24 x 16 and 48 x 32: it is not fully converged even then, so its rows
-are, if anything, low.
+merge of all samples, ghosts included, started it far off). ``--iterations`` and
+``--cg-iter`` set the solver of every row: ``map``'s own 8 x 8 leaves the layered problem
+short of its minimum, 48 x 32 (the default here) takes it further but costs the static
+rows, which ``map``'s early stop regularises (``HDR_LAMBDA_FACTOR`` was chosen at 8 x 8);
+``benchmarks/hdr_layered_oracle.out.txt`` has both.
 
 Run: cd benchmarks && python hdr_layered_oracle.py [--scales 2,1] [--seeds 2]
+     [--iterations 48 --cg-iter 32] [--mattes exact,warped,hard,grown,shrunk]
+     [--diagnose astronaut/101/14f,...]
 """
 
 from __future__ import annotations
@@ -39,15 +43,22 @@ import time
 
 import numpy as np
 import torch
-from bench_hdr import hdr_burst, scores
+from bench_hdr import B, hdr_burst, scores
 from common import TEST_COLOR, markdown_table
 from hdr_oracle import given, oracle
 
-from inversa.burst.hdr import HDR_LAMBDA_FACTOR, HDRConfig, finish, prepare_hdr, reconstruct_hdr
+from inversa.burst.hdr import (
+    HDR_LAMBDA_FACTOR,
+    HDRConfig,
+    finish,
+    mu_law,
+    prepare_hdr,
+    reconstruct_hdr,
+)
 from inversa.burst.layered import LayeredBurstOperator
 from inversa.burst.reconstruct import ReconConfig, make_prior, map_solve
 from inversa.burst.scene import _disc
-from inversa.burst.truth import coverages
+from inversa.burst.truth import coverages, grow
 
 
 class LayerTV:
@@ -65,10 +76,12 @@ class LayerTV:
 
 def mattes_of(sb, matte: str = "exact") -> torch.Tensor:
     """(J, H, W) reference mattes of the objects of ``sb``: ``exact`` the simulator's
-    anti-aliased discs; ``hard`` the same rounded to 0 or 1 (no sub-pixel edge); ``grown``
-    / ``shrunk`` with the edge half a pixel out / in (a matte estimated half a pixel off)."""
+    anti-aliased discs (and the frames' true coverages, :func:`layered`); ``warped`` the
+    same, but the frames' coverages warped from them as an estimate would be; ``hard``
+    rounded to 0 or 1 (no sub-pixel edge); ``grown`` / ``shrunk`` with the edge half a
+    pixel out / in (a matte estimated half a pixel off). All but ``exact`` are warped."""
     hh, ww = sb.gt.shape[-2:]
-    delta = {"exact": 0.0, "hard": 0.0, "grown": 0.5, "shrunk": -0.5}[matte]
+    delta = {"exact": 0.0, "warped": 0.0, "hard": 0.0, "grown": 0.5, "shrunk": -0.5}[matte]
     out = [_disc(hh, ww, *o.centre(0), o.radius + delta).double() for o in sb.objects]
     if matte == "hard":
         out = [(a >= 0.5).double() for a in out]
@@ -93,14 +106,23 @@ def layered(sb, cfg: HDRConfig, matte: str = "exact") -> torch.Tensor:
         objs.append(m)
     hh, ww = sb.gt.shape[-2:]
     mattes = mattes_of(sb, matte)
-    a = LayeredBurstOperator(inp.m_hr, objs, mattes, s, inp.cfa)
-    # an object part the reference grid does not hold (outside its field at frame 0) has
-    # no layer pixel: the samples that show it are left out, as the one-image oracle does
+    # every frame's true coverages (a bilinear warp of the reference's matte errs by up to
+    # 0.25 on the simulator's one-pixel ramps), unless the mattes are off on purpose
+    cover = torch.stack([torch.stack(coverages(sb, i)) for i in range(k)], 1).double() \
+        if objs and matte == "exact" else None
+    a = LayeredBurstOperator(inp.m_hr, objs, mattes, s, inp.cfa, coverages=cover)
+    # samples showing object parts outside the reference's field at frame 0 (no layer
+    # pixel holds them) are left out, as the one-image oracle leaves out what it cannot
+    # predict
+    yy, xx = torch.meshgrid(torch.arange(hh, dtype=torch.float64),
+                            torch.arange(ww, dtype=torch.float64), indexing="ij")
     off = torch.zeros(k, 1, hh, ww, dtype=torch.float64)
     for i in range(k):
-        for j, c in enumerate(coverages(sb, i)):
-            off[i, 0] = torch.maximum(off[i, 0], (c.double() - a.alphas[j][i, 0]).abs())
-    bad = (torch.nn.functional.max_pool2d(off, s) if s > 1 else off)[:, 0] > 0.01
+        for o, c in zip(sb.objects, coverages(sb, i), strict=True):
+            rx, ry = xx - i * o.vx, yy - i * o.vy
+            out = (rx < 0) | (rx > ww - 1) | (ry < 0) | (ry > hh - 1)
+            off[i, 0] = torch.maximum(off[i, 0], c.double() * out)
+    bad = (torch.nn.functional.max_pool2d(off, s) if s > 1 else off)[:, 0] > 0
     inp.valid = inp.valid * (~bad[:len(inp.y)]).to(inp.valid)
     # start every layer from the one-image oracle's merge (true g and object motions):
     # the merge of all samples, ghosts included, is a poor start for a slow problem
@@ -116,19 +138,72 @@ def layered(sb, cfg: HDRConfig, matte: str = "exact") -> torch.Tensor:
     return finish(a.reference(z).float(), inp)[0]
 
 
+def diagnose(name: str, seed: int, frames: int, scale: int, cfg: HDRConfig) -> None:
+    """Where the layered oracle's excess error (over ``map`` on the twin with the objects
+    held still) lies on one burst: within a pixel of the reference objects' rims (split
+    into the leading half, ahead of the object's motion, and the trailing half), on their
+    interiors, on the background; squared mu-law errors over the moving regions."""
+    dyn = hdr_burst(name, seed, scale, frames, 2)
+    still = hdr_burst(name, seed, scale, frames, 2, True)
+    with given(torch.ones_like(still.burst.raw), None):
+        x_still = reconstruct_hdr(still.burst, cfg, motions_hr=still.motions).x[0]
+    x_lay = layered(dyn, cfg)
+    hh, ww = dyn.gt.shape[-2:]
+    yy, xx = torch.meshgrid(torch.arange(hh, dtype=torch.float64),
+                            torch.arange(ww, dtype=torch.float64), indexing="ij")
+    lead = torch.zeros(hh, ww, dtype=torch.bool)
+    trail = torch.zeros_like(lead)
+    inner = torch.zeros_like(lead)
+    for o, a in zip(dyn.objects, coverages(dyn, 0), strict=True):
+        near = grow(((a > 0) & (a < 1)).float(), 1) > 0
+        ahead = (xx - o.centre(0)[0]) * o.vx + (yy - o.centre(0)[1]) * o.vy > 0
+        lead |= near & ahead
+        trail |= near & ~ahead
+        inner |= a >= 1
+    inner &= ~(lead | trail)
+    m = torch.zeros(hh, ww, dtype=torch.bool)
+    m[B:-B, B:-B] = dyn.moving[B:-B, B:-B]
+    pk = float(dyn.gt.max())
+    err = {k: ((mu_law(x, pk) - mu_law(dyn.gt, pk)) ** 2).mean(0)
+           for k, x in (("layered", x_lay), ("held still", x_still))}
+    excess = err["layered"] - err["held still"]
+    total = float(excess[m].sum())
+    parts = (("leading rims", lead), ("trailing rims", trail), ("object interiors", inner),
+             ("background", ~(lead | trail | inner)))
+    print(f"{name}/{seed}/{frames}f x{scale}: layered oracle "
+          f"{scores(x_lay, dyn.gt, dyn.moving)[1]:.2f}, held still "
+          f"{scores(x_still, dyn.gt, dyn.moving)[1]:.2f} dB")
+    for label, r in parts:
+        print(f"  {label:<17} {float((m & r).sum()) / float(m.sum()):5.0%} of the area, "
+              f"{float(excess[m & r].sum()) / total:5.0%} of the excess; mean squared error "
+              f"{float(err['layered'][m & r].mean()):.2e} layered, "
+              f"{float(err['held still'][m & r].mean()):.2e} held still")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scales", default="2,1")
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--mattes", default="exact",
-                    help="comma-separated matte variants for the layered rows: exact, hard, "
-                         "grown, shrunk (mattes_of); rows other than exact are labelled")
+                    help="comma-separated matte variants for the layered rows: exact, warped, "
+                         "hard, grown, shrunk (mattes_of); rows other than exact are labelled")
     ap.add_argument("--iterations", type=int, default=48,
                     help="HQS iterations of every row (map's default: 8)")
     ap.add_argument("--cg-iter", type=int, default=32,
                     help="conjugate-gradient steps per iteration (map's default: 8)")
+    ap.add_argument("--diagnose", default="",
+                    help="NAME/SEED/FRAMES[,...]: only print where the layered oracle's "
+                         "excess error lies on these bursts (diagnose)")
     args = ap.parse_args()
     torch.set_num_threads(2)
+    if args.diagnose:
+        for scale in (int(v) for v in args.scales.split(",")):
+            cfg = HDRConfig(method="map", scale=scale, g_model=None,
+                            iterations=args.iterations, cg_iter=args.cg_iter)
+            for item in args.diagnose.split(","):
+                name, seed, frames = item.split("/")
+                diagnose(name, int(seed), int(frames.rstrip("f")), scale, cfg)
+        return
     for scale in (int(v) for v in args.scales.split(",")):
         rows = []
         cfg = HDRConfig(method="map", scale=scale, g_model=None, iterations=args.iterations,

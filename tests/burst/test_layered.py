@@ -43,6 +43,15 @@ def test_layers_reduce_to_the_one_image_model(gen):
                              2, "RGGB")
     blend = (1 - alpha) * x[0, :3] + alpha * x[0, 3:]
     assert torch.allclose(a.reference(x)[0], blend, atol=1e-12)
+    # given coverages replace the warped mattes
+    none = LayeredBurstOperator(cam, objs, alpha, 2, "RGGB",
+                                coverages=torch.zeros(1, 3, 32, 32, dtype=torch.float64))
+    assert torch.allclose(none(x), one(x[:, :3]), atol=1e-12)
+    warped = LayeredBurstOperator(cam, objs, alpha, 2, "RGGB")
+    same = LayeredBurstOperator(cam, objs, alpha, 2, "RGGB",
+                                coverages=warped.alphas[0][:, 0][None])
+    assert torch.allclose(same(x), warped(x), atol=1e-12)
+    assert not torch.allclose(warped(x), one(x[:, :3]), atol=1e-6)
 
 
 def test_layers_predict_a_dynamic_burst():

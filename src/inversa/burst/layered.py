@@ -45,7 +45,10 @@ class LayeredBurstOperator(LinearOperator):
 
     ``camera`` (K, 3, 3) frame -> reference motions of the background, ``objects`` one
     (K, 3, 3) per object (its frame -> reference motion), ``mattes`` (J, H, W) the
-    objects' coverages of the reference grid, in [0, 1].
+    objects' coverages of the reference grid, in [0, 1]. ``coverages`` (J, K, H, W), when
+    known (a simulator's), are each object's coverages of every frame pixel, used instead
+    of the warped mattes ``T_jk alpha_j`` (a bilinear warp of a one-pixel ramp is not
+    exact on its kinks).
 
     Examples
     --------
@@ -56,7 +59,7 @@ class LayeredBurstOperator(LinearOperator):
     """
 
     def __init__(self, camera: torch.Tensor, objects: list[torch.Tensor], mattes: torch.Tensor,
-                 scale: int, cfa: str, blur: float = 0.0):
+                 scale: int, cfa: str, blur: float = 0.0, coverages: torch.Tensor | None = None):
         h, w = mattes.shape[-2:]
         if len(objects) != mattes.shape[0]:
             raise ValueError(f"{len(objects)} object motions for {mattes.shape[0]} mattes")
@@ -66,9 +69,12 @@ class LayeredBurstOperator(LinearOperator):
         self.out_shape = (self.k, h // self.scale, w // self.scale)
         self.warps = [Warp(m, (3, h, w)) for m in (camera, *objects)]
         # each object's coverage of every frame pixel (K, 1, H, W), T_jk alpha_j
-        self.alphas = alphas = [Warp(m, (1, h, w)).forward(
-            a.double()[None, None].expand(self.k, 1, h, w))
-            for m, a in zip(objects, mattes, strict=True)]
+        if coverages is not None:
+            self.alphas = alphas = [c.double()[:, None] for c in coverages]
+        else:
+            self.alphas = alphas = [Warp(m, (1, h, w)).forward(
+                a.double()[None, None].expand(self.k, 1, h, w))
+                for m, a in zip(objects, mattes, strict=True)]
         self.visible = []  # per layer (K, 1, H, W): its share of each frame pixel
         for j in range(-1, len(objects)):  # -1: the background
             v = torch.ones(self.k, 1, h, w, dtype=torch.float64) if j < 0 else alphas[j]
