@@ -45,7 +45,7 @@ from inversa.camera.demosaic import demosaic_malvar
 from inversa.camera.noise import NoiseLevels
 from inversa.camera.noise_estimate import estimate_noise_levels
 from inversa.errors import InputError
-from inversa.operators.base import Mask
+from inversa.operators.base import LinearOperator, Mask
 from inversa.solvers.base import Stop
 from inversa.solvers.splitting import HQS, sigma_schedule
 
@@ -115,14 +115,15 @@ def make_prior(name: str):
     return LearnedPrior()
 
 
-def map_solve(y: torch.Tensor, a: BurstOperator, x0: torch.Tensor, noise: NoiseLevels,
+def map_solve(y: torch.Tensor, a: LinearOperator, x0: torch.Tensor, noise: NoiseLevels,
               config: ReconConfig, valid: torch.Tensor | None = None,
               gain: torch.Tensor | None = None, prior=None) -> torch.Tensor:
-    """HQS on the weighted MAP problem, two rounds of robust weights. ``valid`` (1, K, h, w)
-    multiplies the data weights; ``gain`` (K,) exposures that ``y`` was divided by (see
-    :func:`~inversa.burst.forward.data_weights`); ``prior``: one with ``prox`` in place of
-    ``config.prior``'s (any linear operator ``a`` of the same kind of data, for example
-    :class:`~inversa.burst.layered.LayeredBurstOperator` with a prior per layer)."""
+    """HQS on the weighted MAP problem, two rounds of robust weights. ``a`` a
+    :class:`~inversa.burst.forward.BurstOperator` or another model of the frames;
+    ``valid`` (1, K, h, w) multiplies the data weights; ``gain`` (K,) exposures that ``y``
+    was divided by (see :func:`~inversa.burst.forward.data_weights`); ``prior`` (anything
+    with ``prox``) replaces ``config.prior``'s, for an ``x`` that is not one image (the
+    layers of :class:`~inversa.burst.layered.LayeredBurstOperator`, one prior each)."""
     prior = make_prior(config.prior) if prior is None else prior
     x = x0
     rounds = 2 if config.robust else 1

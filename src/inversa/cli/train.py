@@ -229,7 +229,8 @@ def hdr_confidence(
         torch.set_num_threads(threads)
     spec = ConfidenceTrainSpec(
         out=out, bursts=bursts, crop=crop, folder=folder, target=target, loss=loss, init=init,
-        object_motion=switches, train=TrainConfig(steps=steps, lr=lr, lr_min=lr / 100, seed=seed,
+        object_motion=switches,
+        train=TrainConfig(steps=steps, lr=lr, lr_min=lr / 100, seed=seed,
                           max_minutes=max_minutes, validate_every=250, ckpt_every=250,
                           log_every=50))
     card = train_confidence(spec, command="inversa " + " ".join(map(shlex.quote, sys.argv[1:])))
