@@ -119,6 +119,13 @@ def opencv_baselines(frames: list[torch.Tensor], rel: torch.Tensor, gt: torch.Te
     return deb_t, t_deb, mer_lin * gain, t_mer
 
 
+def held_out(seeds: int = 2) -> list[tuple[str, int, int]]:
+    """The benchmark's bursts, ``(photo, seed, frames)``: ``seeds`` per held-out photo,
+    seeds ``100 + 10 i + s``, 9 frames for even ``s`` and 14 for odd."""
+    return [(name, 100 + 10 * TEST_COLOR.index(name) + s, 9 if s % 2 == 0 else 14)
+            for name in TEST_COLOR for s in range(seeds)]
+
+
 def hdr_burst(name: str, seed: int, scale: int, frames: int, moving: int,
               still: bool = False):
     """The benchmark's bracketed burst of photo ``name``: a 192x192 crop drawn from
@@ -227,15 +234,12 @@ def main() -> None:
     first = True
     for scale in (2, 1):
         for moving in (0, 2):
-            for name in TEST_COLOR:
-                for s in range(args.seeds):
-                    frames = 9 if s % 2 == 0 else 14
-                    seed = 100 + 10 * TEST_COLOR.index(name) + s
-                    run_burst(name, seed, scale, frames, moving, out,
-                              figure=first and moving and scale == 2)
-                    if moving and scale == 2:
-                        first = False
-                    print(f"done x{scale} moving={moving} {name} seed {seed}", flush=True)
+            for name, seed, frames in held_out(args.seeds):
+                run_burst(name, seed, scale, frames, moving, out,
+                          figure=first and moving and scale == 2)
+                if moving and scale == 2:
+                    first = False
+                print(f"done x{scale} moving={moving} {name} seed {seed}", flush=True)
     print(summarise(out))
 
 

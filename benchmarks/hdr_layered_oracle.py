@@ -43,8 +43,8 @@ import time
 
 import numpy as np
 import torch
-from bench_hdr import B, hdr_burst, scores
-from common import TEST_COLOR, markdown_table
+from bench_hdr import B, hdr_burst, held_out, scores
+from common import markdown_table
 from hdr_oracle import given, oracle
 
 from inversa.burst.hdr import (
@@ -58,7 +58,7 @@ from inversa.burst.hdr import (
 from inversa.burst.layered import LayeredBurstOperator
 from inversa.burst.reconstruct import ReconConfig, make_prior, map_solve
 from inversa.burst.scene import _disc
-from inversa.burst.truth import coverages, grow
+from inversa.burst.truth import coverages, reference_rims
 
 
 class LayerTV:
@@ -154,8 +154,7 @@ def diagnose(name: str, seed: int, frames: int, scale: int, cfg: HDRConfig) -> N
     lead = torch.zeros(hh, ww, dtype=torch.bool)
     trail = torch.zeros_like(lead)
     inner = torch.zeros_like(lead)
-    for o, a in zip(dyn.objects, coverages(dyn, 0), strict=True):
-        near = grow(((a > 0) & (a < 1)).float(), 1) > 0
+    for o, a, near in zip(dyn.objects, coverages(dyn, 0), reference_rims(dyn, 1), strict=True):
         ahead = (xx - o.centre(0)[0]) * o.vx + (yy - o.centre(0)[1]) * o.vy > 0
         lead |= near & ahead
         trail |= near & ~ahead
@@ -208,27 +207,25 @@ def main() -> None:
         rows = []
         cfg = HDRConfig(method="map", scale=scale, g_model=None, iterations=args.iterations,
                         cg_iter=args.cg_iter)
-        for name in TEST_COLOR:
-            for s in range(args.seeds):
-                seed, frames = 100 + 10 * TEST_COLOR.index(name) + s, 9 if s % 2 == 0 else 14
-                t0 = time.time()
-                dyn = hdr_burst(name, seed, scale, frames, 2)
-                still = hdr_burst(name, seed, scale, frames, 2, True)
-                static = hdr_burst(name, seed, scale, frames, 0)
-                r = {("layered oracle, dynamic" if m == "exact" else f"layered, {m} mattes"):
-                     scores(layered(dyn, cfg, m), dyn.gt, dyn.moving)[1]
-                     for m in args.mattes.split(",")}
-                g, flow = oracle(dyn)
-                with given(g, flow):
-                    x = reconstruct_hdr(dyn.burst, cfg, motions_hr=dyn.motions).x[0]
-                r["one-image oracle, dynamic"] = scores(x, dyn.gt, dyn.moving)[1]
-                for label, sb in (("objects held still", still), ("static twin", static)):
-                    with given(torch.ones_like(sb.burst.raw), None):
-                        x = reconstruct_hdr(sb.burst, cfg, motions_hr=sb.motions).x[0]
-                    r[label] = scores(x, sb.gt, dyn.moving)[1]
-                rows.append((f"{name}/{seed}/{frames}f", r))
-                print(f"{rows[-1][0]}: " + ", ".join(f"{k} {v:.2f}" for k, v in r.items())
-                      + f" ({time.time() - t0:.0f} s)", flush=True)
+        for name, seed, frames in held_out(args.seeds):
+            t0 = time.time()
+            dyn = hdr_burst(name, seed, scale, frames, 2)
+            still = hdr_burst(name, seed, scale, frames, 2, True)
+            static = hdr_burst(name, seed, scale, frames, 0)
+            r = {("layered oracle, dynamic" if m == "exact" else f"layered, {m} mattes"):
+                 scores(layered(dyn, cfg, m), dyn.gt, dyn.moving)[1]
+                 for m in args.mattes.split(",")}
+            g, flow = oracle(dyn)
+            with given(g, flow):
+                x = reconstruct_hdr(dyn.burst, cfg, motions_hr=dyn.motions).x[0]
+            r["one-image oracle, dynamic"] = scores(x, dyn.gt, dyn.moving)[1]
+            for label, sb in (("objects held still", still), ("static twin", static)):
+                with given(torch.ones_like(sb.burst.raw), None):
+                    x = reconstruct_hdr(sb.burst, cfg, motions_hr=sb.motions).x[0]
+                r[label] = scores(x, sb.gt, dyn.moving)[1]
+            rows.append((f"{name}/{seed}/{frames}f", r))
+            print(f"{rows[-1][0]}: " + ", ".join(f"{k} {v:.2f}" for k, v in r.items())
+                  + f" ({time.time() - t0:.0f} s)", flush=True)
         labels = list(rows[0][1])
         table = [[b, *(f"{r[k]:.2f}" for k in labels)] for b, r in rows]
         mean = {k: float(np.mean([r[k] for _, r in rows])) for k in labels}

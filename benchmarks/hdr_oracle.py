@@ -48,12 +48,20 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from bench_hdr import B, hdr_burst, scores
-from common import TEST_COLOR, markdown_table
+from bench_hdr import B, hdr_burst, held_out, scores
+from common import markdown_table
 
 import inversa.burst.hdr as hdr
 from inversa.burst.hdr import HDRConfig, mu_law, reconstruct_hdr, saturation_masks
-from inversa.burst.truth import at, coverages, grow, positions, reference_background, reference_objects, union
+from inversa.burst.truth import (
+    at,
+    coverages,
+    positions,
+    reference_background,
+    reference_objects,
+    reference_rims,
+    union,
+)
 
 # the true confidence's helpers (inversa.burst.truth), under this script's old names
 _positions, _at, _union = positions, at, union
@@ -150,9 +158,7 @@ def rim_share(sb, x_dyn: torch.Tensor, x_still: torch.Tensor) -> tuple[float, fl
     within one pixel of the reference objects' anti-aliased rims; and the rims' share of
     the regions' area."""
     hh, ww = sb.gt.shape[-2:]
-    edge = _union([((a > 0) & (a < 1)).float() for a in coverages(sb, 0)],
-                  torch.zeros(hh, ww))
-    rim = grow(edge, 1) > 0
+    rim = reference_rims(sb, 1).any(0)
     m = torch.zeros(hh, ww, dtype=torch.bool)
     m[B:-B, B:-B] = sb.moving[B:-B, B:-B]
     pk = float(sb.gt.max())
@@ -218,11 +224,8 @@ def main() -> None:
     torch.set_num_threads(2)
     out: dict = {}
     for scale in (2, 1):
-        for name in TEST_COLOR:
-            for s in range(args.seeds):
-                frames = 9 if s % 2 == 0 else 14
-                run(name, 100 + 10 * TEST_COLOR.index(name) + s, scale, frames, out,
-                    args.margin, args.method)
+        for name, seed, frames in held_out(args.seeds):
+            run(name, seed, scale, frames, out, args.margin, args.method)
     for scale, runs in out.items():
         names = list(runs[0][3])
         rows = [[n, f"{np.mean([r[3][n][0] for r in runs]):.2f}",

@@ -17,18 +17,11 @@ import argparse
 
 import numpy as np
 import torch
-from bench_hdr import hdr_burst, scores
-from common import TEST_COLOR, markdown_table
+from bench_hdr import hdr_burst, held_out, scores
+from common import markdown_table
 
 from inversa.burst.hdr import HDRConfig, reconstruct_hdr
-from inversa.burst.truth import coverages, grow, union
-
-
-def rims(sb, radius: int) -> torch.Tensor:
-    """(H, W) bool: within ``radius`` pixels of a reference object's anti-aliased edge."""
-    hh, ww = sb.gt.shape[-2:]
-    edge = union([((a > 0) & (a < 1)).float() for a in coverages(sb, 0)], torch.zeros(hh, ww))
-    return grow(edge, radius) > 0
+from inversa.burst.truth import reference_rims
 
 
 def main() -> None:
@@ -42,20 +35,18 @@ def main() -> None:
     for scale in (int(v) for v in args.scales.split(",")):
         cfg = HDRConfig(method=args.method, scale=scale)
         rows = []
-        for name in TEST_COLOR:
-            for s in range(args.seeds):
-                seed, frames = 100 + 10 * TEST_COLOR.index(name) + s, 9 if s % 2 == 0 else 14
-                dyn = hdr_burst(name, seed, scale, frames, 2)
-                still = hdr_burst(name, seed, scale, frames, 2, True)
-                xd = reconstruct_hdr(dyn.burst, cfg).x[0]
-                xs = reconstruct_hdr(still.burst, cfg).x[0]
-                rim = rims(dyn, args.radius)
-                fixed = torch.where(rim[None], xs, xd)
-                area = float((rim & dyn.moving).sum()) / float(dyn.moving.sum())
-                r = [scores(v, dyn.gt, dyn.moving)[1] for v in (xd, fixed, xs)]
-                rows.append([f"{name}/{seed}/{frames}f", *(f"{v:.2f}" for v in r),
-                             f"{r[0] - r[2]:+.2f}", f"{r[1] - r[2]:+.2f}", f"{area:.0%}"])
-                print(" ".join(rows[-1]), flush=True)
+        for name, seed, frames in held_out(args.seeds):
+            dyn = hdr_burst(name, seed, scale, frames, 2)
+            still = hdr_burst(name, seed, scale, frames, 2, True)
+            xd = reconstruct_hdr(dyn.burst, cfg).x[0]
+            xs = reconstruct_hdr(still.burst, cfg).x[0]
+            rim = reference_rims(dyn, args.radius).any(0)
+            fixed = torch.where(rim[None], xs, xd)
+            area = float((rim & dyn.moving).sum()) / float(dyn.moving.sum())
+            r = [scores(v, dyn.gt, dyn.moving)[1] for v in (xd, fixed, xs)]
+            rows.append([f"{name}/{seed}/{frames}f", *(f"{v:.2f}" for v in r),
+                         f"{r[0] - r[2]:+.2f}", f"{r[1] - r[2]:+.2f}", f"{area:.0%}"])
+            print(" ".join(rows[-1]), flush=True)
         mean = [f"{np.mean([float(row[i]) for row in rows]):.2f}" for i in (1, 2, 3)]
         rows.append(["mean", *mean, f"{float(mean[0]) - float(mean[2]):+.2f}",
                      f"{float(mean[1]) - float(mean[2]):+.2f}", ""])

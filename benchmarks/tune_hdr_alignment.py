@@ -20,8 +20,7 @@ import time
 
 import numpy as np
 import torch
-from bench_hdr import hdr_burst
-from common import TEST_COLOR
+from bench_hdr import hdr_burst, held_out
 
 from inversa.burst.align import AlignConfig, align_burst, endpoint_error
 from inversa.burst.hdr import alignment_frames, relative_exposures
@@ -36,8 +35,7 @@ def main() -> None:
     ap.add_argument("--candidates", default="1,4")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    bursts = [(n, 100 + 10 * TEST_COLOR.index(n) + s, 9 if s % 2 == 0 else 14)
-              for n in TEST_COLOR for s in range(2)] if args.held_out else TRAIN
+    bursts = held_out(2) if args.held_out else TRAIN
     counts = [int(v) for v in args.candidates.split(",")]
     print(("held-out" if args.held_out else "training") + " bursts: "
           + ", ".join(f"{n}/{s}/{f}f" for n, s, f in bursts))

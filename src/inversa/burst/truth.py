@@ -89,6 +89,15 @@ def reference_objects(sb, margin: int = 0) -> list[torch.Tensor]:
             for j, a in enumerate(alpha)]
 
 
+def reference_rims(sb, radius: int = 1) -> torch.Tensor:
+    """(J, sH, sW) bool, one per moving object of the synthetic burst ``sb``: within
+    ``radius`` pixels of its anti-aliased rim (coverage strictly between 0 and 1) in the
+    reference frame; ``.any(0)`` for all of them."""
+    hh, ww = sb.gt.shape[-2:]
+    rims = [grow(((a > 0) & (a < 1)).float(), radius) > 0 for a in coverages(sb, 0)]
+    return torch.stack(rims) if rims else torch.zeros(0, hh, ww, dtype=torch.bool)
+
+
 def reference_background(sb, margin: int = 0) -> torch.Tensor:
     """(sH, sW) bool: where the reference frame of ``sb`` shows no part of any moving
     object, ``margin`` pixels away from them."""
@@ -175,4 +184,4 @@ def photometric_confidence(sb, m_hr: torch.Tensor, flow: torch.Tensor | None,
 
 
 __all__ = ["coverages", "grow", "object_points", "photometric_confidence", "reference_background",
-           "reference_objects", "true_confidence"]
+           "reference_objects", "reference_rims", "true_confidence"]
