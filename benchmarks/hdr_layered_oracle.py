@@ -51,6 +51,7 @@ from inversa.burst.hdr import (
     HDR_LAMBDA_FACTOR,
     HDRConfig,
     finish,
+    hdr_model,
     mu_law,
     prepare_hdr,
     reconstruct_hdr,
@@ -90,7 +91,10 @@ def mattes_of(sb, matte: str = "exact") -> torch.Tensor:
 
 def layered(sb, cfg: HDRConfig, matte: str = "exact") -> torch.Tensor:
     """``map`` (``cfg``'s solver settings) on the layered model with everything true
-    (module docstring), the mattes as :func:`mattes_of` makes them: (3, H, W)."""
+    (module docstring), the mattes as :func:`mattes_of` makes them: (3, H, W). With
+    ``cfg.method == "learned"`` the learned reconstruction (``cfg.model``) instead, its
+    stages on the layered model as they are (``LKRNet``'s ``operator``: no motion
+    refinement, its prior on each layer apart)."""
     s = sb.scale
     k = sb.motions.shape[0]
     ones = torch.ones_like(sb.burst.raw)
@@ -130,6 +134,11 @@ def layered(sb, cfg: HDRConfig, matte: str = "exact") -> torch.Tensor:
     with given(g, flow):
         start = prepare_hdr(sb.burst, cfg, motions_hr=sb.motions).x0
     z0 = start.repeat(1, a.layers, 1, 1)
+    if cfg.method == "learned":
+        with torch.no_grad():
+            z = hdr_model(cfg.model)(inp.y, inp.cfa, inp.m_hr, s, inp.noise, valid=inp.valid,
+                                     x0=z0.float(), gain=inp.gain, operator=a)
+        return finish(a.reference(z).float(), inp)[0]
     rc = ReconConfig(method="map", scale=s, prior=cfg.prior, lam=cfg.lam,
                      lam_factor=HDR_LAMBDA_FACTOR, iterations=cfg.iterations, cg_iter=cfg.cg_iter,
                      robust=cfg.robust)
@@ -190,6 +199,9 @@ def main() -> None:
                     help="HQS iterations of every row (map's default: 8)")
     ap.add_argument("--cg-iter", type=int, default=32,
                     help="conjugate-gradient steps per iteration (map's default: 8)")
+    ap.add_argument("--method", choices=("map", "learned"), default="map",
+                    help="learned: the learned reconstruction (hdr_lkr) in every row, its own "
+                         "stages (--iterations and --cg-iter do not apply)")
     ap.add_argument("--diagnose", default="",
                     help="NAME/SEED/FRAMES[,...]: only print where the layered oracle's "
                          "excess error lies on these bursts (diagnose)")
@@ -205,8 +217,8 @@ def main() -> None:
         return
     for scale in (int(v) for v in args.scales.split(",")):
         rows = []
-        cfg = HDRConfig(method="map", scale=scale, g_model=None, iterations=args.iterations,
-                        cg_iter=args.cg_iter)
+        cfg = HDRConfig(method=args.method, scale=scale, g_model=None,
+                        iterations=args.iterations, cg_iter=args.cg_iter)
         for name, seed, frames in held_out(args.seeds):
             t0 = time.time()
             dyn = hdr_burst(name, seed, scale, frames, 2)
@@ -230,8 +242,10 @@ def main() -> None:
         table = [[b, *(f"{r[k]:.2f}" for k in labels)] for b, r in rows]
         mean = {k: float(np.mean([r[k] for _, r in rows])) for k in labels}
         table.append(["mean", *(f"{mean[k]:.2f}" for k in labels)])
-        print(f"\nx{scale}, map given everything ({args.iterations} iterations x {args.cg_iter} "
-              "CG steps), mu-law PSNR (dB) in the moving regions")
+        solver = ("its own stages" if args.method == "learned" else
+                  f"{args.iterations} iterations x {args.cg_iter} CG steps")
+        print(f"\nx{scale}, {args.method} given everything ({solver}), mu-law PSNR (dB) in the "
+              "moving regions")
         print(markdown_table(["burst", *labels], table))
         for k in labels[:-3]:  # the layered rows
             print(f"{k} vs objects held still: {mean[k] - mean['objects held still']:+.2f} "

@@ -218,3 +218,30 @@ def test_precision_factor_raises_the_level_where_samples_are_missing():
     x0 = net(sb.burst.raw, "RGGB", sb.motions, 2, MEDIUM, valid=valid)
     assert not torch.allclose(x, x0)
     assert torch.equal(x0, _tiny()(sb.burst.raw, "RGGB", sb.motions, 2, MEDIUM, valid=valid))
+
+
+def test_given_operator_runs_the_same_stages_on_layers():
+    """``operator``: a layered scene without objects is the burst model itself, so with
+    the motion refinement off the stages give the same image; with an object the network
+    returns both layers; a given operator needs a start."""
+    from inversa.burst.layered import LayeredBurstOperator
+
+    sb = synthesize_burst(torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(3)),
+                          SynthConfig(scale=2, frames=3, noise=MEDIUM), seed=1)
+    torch.manual_seed(0)
+    net = LKRNet(LKRConfig(stages=2, width=8, blocks=1, refine_from=5))
+    raw, m = sb.burst.raw, sb.motions.double()
+    x0 = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        plain = net(raw, "RGGB", m, 2, MEDIUM, x0=x0)
+        same = net(raw, "RGGB", m, 2, MEDIUM, x0=x0,
+                   operator=LayeredBurstOperator(m, [], torch.zeros(0, 32, 32), 2, "RGGB"))
+        disc = torch.zeros(1, 32, 32)
+        disc[0, 10:20, 10:20] = 1.0
+        two = net(raw, "RGGB", m, 2, MEDIUM, x0=x0.repeat(1, 2, 1, 1),
+                  operator=LayeredBurstOperator(m, [m], disc, 2, "RGGB"))
+    assert torch.allclose(plain, same, atol=1e-5)
+    assert two.shape == (1, 6, 32, 32) and torch.isfinite(two).all()
+    with pytest.raises(ValueError, match="start"):
+        net(raw, "RGGB", m, 2, MEDIUM,
+            operator=LayeredBurstOperator(m, [], torch.zeros(0, 32, 32), 2, "RGGB"))

@@ -60,6 +60,7 @@ from inversa.camera.noise import NoiseLevels
 from inversa.errors import InputError
 from inversa.nets.denoiser import DenoiserConfig, UNetDenoiser
 from inversa.nets.weights import save_weights, weights_path
+from inversa.operators.base import LinearOperator
 from inversa.solvers.linear import conjugate_gradient
 
 MAX_WEIGHT = 2.0  # noise weights are normalised to 1 at the median variance, at most this
@@ -152,7 +153,8 @@ class LKRNet(nn.Module):
                 noise: NoiseLevels, valid: torch.Tensor | None = None,
                 x0: torch.Tensor | None = None,
                 gain: torch.Tensor | None = None,
-                flow: torch.Tensor | None = None) -> torch.Tensor:
+                flow: torch.Tensor | None = None,
+                operator: LinearOperator | None = None) -> torch.Tensor:
         """Reconstruct one burst ``raw`` (K, h, w) -> ``(1, 3, s h, s w)``.
 
         ``motions_hr`` (K, 3, 3) frame -> reference in high-resolution pixels (from the
@@ -160,13 +162,20 @@ class LKRNet(nn.Module):
         frames left out, HDR weights); ``x0`` the start (default: ``merge``); ``gain``
         (K,) exposures ``raw`` was divided by (HDR, see
         :func:`~inversa.burst.forward.data_weights`); ``flow`` (K, 2, s h, s w) a
-        displacement on top of the motions (moving objects, HDR).
+        displacement on top of the motions (moving objects, HDR). ``operator``: a forward
+        model to use as it is, in every stage, instead of the burst model of the motions
+        (no motion refinement; ``x0`` required), whose input is ``L`` images of three
+        channels side by side, ``(1, 3 L, s h, s w)`` (a layered scene,
+        :class:`~inversa.burst.layered.LayeredBurstOperator`): the prior step denoises
+        each apart, and the result is the ``L`` images.
         """
         cfg = self.config
         k, h, w = raw.shape
         s = scale
         m = motions_hr.to(torch.float64)
         y = raw[None].float()
+        if operator is not None and x0 is None:
+            raise ValueError("a given operator needs a start x0 of its input's shape")
         if x0 is None:
             with torch.no_grad():
                 x0 = merge(raw.float(), cfa, m, s, noise, sample_weights=valid, flow=flow)
@@ -176,14 +185,17 @@ class LKRNet(nn.Module):
         peak = 1.0 if gain is None else float(1 / gain.min())  # of the companded prior
         sigma = None
         for t in range(cfg.stages):
-            if t >= cfg.refine_from and k > 1:
+            if operator is not None:
+                a = operator
+            elif t >= cfg.refine_from and k > 1:
                 m_new = refine_motions(x, raw, cfa, m, s, iterations=1, differentiable=True,
                                        dtype=torch.float32)
                 # a degenerate step (no usable sample left in a frame) keeps the motion
                 ok = torch.isfinite(m_new).all(dim=-1).all(dim=-1)
                 m = torch.where(ok[:, None, None], m_new, m.to(m_new.dtype))
-            a = BurstOperator(m, (3, h * s, w * s), s, cfa, flow=flow)
-            a.warp.keep_graph = True  # one sampling pattern for the whole stage
+            if operator is None:
+                a = BurstOperator(m, (3, h * s, w * s), s, cfa, flow=flow)
+                a.warp.keep_graph = True  # one sampling pattern for the whole stage
             # bounded, so that dark pixels (or a read level estimated as zero) do not
             # dominate the data term
             wgt, ref_var = data_weights(a(x).detach(), y, noise,
@@ -201,10 +213,13 @@ class LKRNet(nn.Module):
 
             z = conjugate_gradient(normal, rhs, z, max_iter=cfg.cg_iter, tol=0.0)
             level = sig_t * self.precision_factor(a, wgt) if cfg.local_sigma != 0 else sig_t
+            layers = z.shape[1] // 3  # the images side by side, denoised as a batch
+            zb = z.reshape(layers, 3, *z.shape[-2:])
             if cfg.tone > 0:
-                x = companded_prior(self.prior, z, level, cfg.tone, peak)
+                x = companded_prior(self.prior, zb, level, cfg.tone, peak)
             else:
-                x = self.prior(z, level if level.dim() == 4 else level.reshape(1))
+                x = self.prior(zb, level if level.dim() == 4 else level.reshape(1))
+            x = x.reshape(z.shape)
         return x
 
 
