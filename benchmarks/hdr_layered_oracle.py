@@ -31,8 +31,15 @@ short of its minimum, 48 x 32 (the default here) takes it further but costs the 
 rows, which ``map``'s early stop regularises (``HDR_LAMBDA_FACTOR`` was chosen at 8 x 8);
 ``benchmarks/hdr_layered_oracle.out.txt`` has both.
 
+``--method learned`` runs the learned reconstruction (``hdr_lkr``) in every row instead.
+``--mattes`` with a ``-level`` suffix moves the mattes as level sets (signed distances
+warped, then clipped to the ramp: :func:`inversa.burst.layered.level_coverages`); ``--fit
+N`` adds, for those, a row where the signed distances are fitted to the data ``N`` times
+(:func:`fit_levels`), each fit followed by a new solve.
+
 Run: cd benchmarks && python hdr_layered_oracle.py [--scales 2,1] [--seeds 2]
-     [--iterations 48 --cg-iter 32] [--mattes exact,warped,hard,grown,shrunk]
+     [--iterations 48 --cg-iter 32] [--method learned]
+     [--mattes exact,warped,hard,grown,shrunk,level,hard-level,grown-level] [--fit 2]
      [--diagnose astronaut/101/14f,...]
 """
 
@@ -46,7 +53,9 @@ import torch
 from bench_hdr import B, hdr_burst, held_out, scores
 from common import markdown_table
 from hdr_oracle import given, oracle
+from scipy import ndimage
 
+from inversa.burst.forward import data_weights
 from inversa.burst.hdr import (
     HDR_LAMBDA_FACTOR,
     HDRConfig,
@@ -56,10 +65,12 @@ from inversa.burst.hdr import (
     prepare_hdr,
     reconstruct_hdr,
 )
-from inversa.burst.layered import LayeredBurstOperator
+from inversa.burst.layered import LayeredBurstOperator, level_coverages, level_set
 from inversa.burst.reconstruct import ReconConfig, make_prior, map_solve
 from inversa.burst.scene import _disc
 from inversa.burst.truth import coverages, reference_rims
+
+SMOOTH = 1.5  # Gaussian smoothing (pixels) of a segmentation's signed distance, levels_of
 
 
 class LayerTV:
@@ -80,7 +91,10 @@ def mattes_of(sb, matte: str = "exact") -> torch.Tensor:
     anti-aliased discs (and the frames' true coverages, :func:`layered`); ``warped`` the
     same, but the frames' coverages warped from them as an estimate would be; ``hard``
     rounded to 0 or 1 (no sub-pixel edge); ``grown`` / ``shrunk`` with the edge half a
-    pixel out / in (a matte estimated half a pixel off). All but ``exact`` are warped."""
+    pixel out / in (a matte estimated half a pixel off). All but ``exact`` are warped.
+    A ``-level`` suffix (``level`` alone: the exact mattes) moves them as level sets
+    instead (:func:`levels_of`)."""
+    matte = {"level": "exact"}.get(matte, matte.removesuffix("-level"))
     hh, ww = sb.gt.shape[-2:]
     delta = {"exact": 0.0, "warped": 0.0, "hard": 0.0, "grown": 0.5, "shrunk": -0.5}[matte]
     out = [_disc(hh, ww, *o.centre(0), o.radius + delta).double() for o in sb.objects]
@@ -89,12 +103,58 @@ def mattes_of(sb, matte: str = "exact") -> torch.Tensor:
     return torch.stack(out) if out else torch.zeros(0, hh, ww, dtype=torch.float64)
 
 
-def layered(sb, cfg: HDRConfig, matte: str = "exact") -> torch.Tensor:
+def levels_of(sb, matte: str) -> torch.Tensor | None:
+    """The signed distances (J, H, W) whose ramps the frames' coverages are made of
+    (:func:`inversa.burst.layered.level_coverages`) for the ``-level`` mattes, else None:
+    ``level`` those of the exact mattes; ``hard-level`` and ``grown-level`` those of the
+    hard and grown ones smoothed by a Gaussian of 1.5 pixels, as a pixel-wise segmentation
+    of the objects would be before fitting (:func:`fit_levels`)."""
+    if matte != "level" and not matte.endswith("-level"):
+        return None
+    out = [level_set(a) for a in mattes_of(sb, matte)]
+    if matte != "level":
+        out = [torch.from_numpy(ndimage.gaussian_filter(p.numpy(), SMOOTH)) for p in out]
+    hh, ww = sb.gt.shape[-2:]
+    return torch.stack(out) if out else torch.zeros(0, hh, ww, dtype=torch.float64)
+
+
+def fit_levels(inp, objs: list[torch.Tensor], levels: torch.Tensor, z: torch.Tensor,
+               steps: int = 100, coarse: int = 4, lr: float = 0.05) -> torch.Tensor:
+    """The signed distances that explain the samples best with the layers ``z`` fixed:
+    ``levels + up(delta)``, ``delta`` on a grid ``coarse`` times coarser (an edge moves
+    smoothly along its contour), minimising the noise-weighted squared error of the
+    layered model's prediction over the trusted samples by ``steps`` Adam steps."""
+    hh, ww = levels.shape[-2:]
+    delta = torch.zeros(len(objs), 1, -(-hh // coarse), -(-ww // coarse), dtype=torch.float64,
+                        requires_grad=True)
+    y = inp.y[None].double()
+    zd = z.detach().double()
+
+    def op(lv: torch.Tensor) -> LayeredBurstOperator:
+        cov = level_coverages(objs, lv)
+        return LayeredBurstOperator(inp.m_hr, objs, cov[:, 0], inp.scale, inp.cfa, coverages=cov)
+
+    with torch.no_grad():
+        w, _ = data_weights(op(levels)(zd), y, inp.noise, robust=False, cap=2.0, gain=inp.gain)
+        w = w * inp.valid[None].double()
+    opt = torch.optim.Adam([delta], lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        lv = levels + torch.nn.functional.interpolate(delta, size=(hh, ww), mode="bilinear")[:, 0]
+        r = op(lv)(zd) - y
+        ((w * r * r).sum() / w.sum()).backward()
+        opt.step()
+    with torch.no_grad():
+        return levels + torch.nn.functional.interpolate(delta, size=(hh, ww), mode="bilinear")[:, 0]
+
+
+def layered(sb, cfg: HDRConfig, matte: str = "exact", fit: int = 0) -> torch.Tensor:
     """``map`` (``cfg``'s solver settings) on the layered model with everything true
     (module docstring), the mattes as :func:`mattes_of` makes them: (3, H, W). With
     ``cfg.method == "learned"`` the learned reconstruction (``cfg.model``) instead, its
     stages on the layered model as they are (``LKRNet``'s ``operator``: no motion
-    refinement, its prior on each layer apart)."""
+    refinement, its prior on each layer apart). ``fit``: rounds of :func:`fit_levels`
+    (``-level`` mattes), each followed by a new solve from the same start."""
     s = sb.scale
     k = sb.motions.shape[0]
     ones = torch.ones_like(sb.burst.raw)
@@ -114,6 +174,10 @@ def layered(sb, cfg: HDRConfig, matte: str = "exact") -> torch.Tensor:
     # 0.25 on the simulator's one-pixel ramps), unless the mattes are off on purpose
     cover = torch.stack([torch.stack(coverages(sb, i)) for i in range(k)], 1).double() \
         if objs and matte == "exact" else None
+    levels = levels_of(sb, matte) if objs else None
+    if levels is not None:
+        cover = level_coverages(objs, levels)
+        mattes = cover[:, 0]
     a = LayeredBurstOperator(inp.m_hr, objs, mattes, s, inp.cfa, coverages=cover)
     # samples showing object parts outside the reference's field at frame 0 (no layer
     # pixel holds them) are left out, as the one-image oracle leaves out what it cannot
@@ -134,17 +198,26 @@ def layered(sb, cfg: HDRConfig, matte: str = "exact") -> torch.Tensor:
     with given(g, flow):
         start = prepare_hdr(sb.burst, cfg, motions_hr=sb.motions).x0
     z0 = start.repeat(1, a.layers, 1, 1)
+    z = solve_layers(a, inp, z0, cfg)
+    for _ in range(fit if levels is not None else 0):
+        levels = fit_levels(inp, objs, levels, z)
+        cover = level_coverages(objs, levels)
+        a = LayeredBurstOperator(inp.m_hr, objs, cover[:, 0], s, inp.cfa, coverages=cover)
+        z = solve_layers(a, inp, z0, cfg)
+    return finish(a.reference(z).float(), inp)[0]
+
+
+def solve_layers(a: LayeredBurstOperator, inp, z0: torch.Tensor, cfg: HDRConfig) -> torch.Tensor:
+    """The layers (1, 3 L, H, W) by ``cfg.method`` (module docstring) from ``z0``."""
     if cfg.method == "learned":
         with torch.no_grad():
-            z = hdr_model(cfg.model)(inp.y, inp.cfa, inp.m_hr, s, inp.noise, valid=inp.valid,
-                                     x0=z0.float(), gain=inp.gain, operator=a)
-        return finish(a.reference(z).float(), inp)[0]
-    rc = ReconConfig(method="map", scale=s, prior=cfg.prior, lam=cfg.lam,
+            return hdr_model(cfg.model)(inp.y, inp.cfa, inp.m_hr, inp.scale, inp.noise,
+                                        valid=inp.valid, x0=z0.float(), gain=inp.gain, operator=a)
+    rc = ReconConfig(method="map", scale=inp.scale, prior=cfg.prior, lam=cfg.lam,
                      lam_factor=HDR_LAMBDA_FACTOR, iterations=cfg.iterations, cg_iter=cfg.cg_iter,
                      robust=cfg.robust)
-    z = map_solve(inp.y[None].double(), a, z0.double(), inp.noise, rc, inp.valid[None].double(),
-                  gain=inp.gain, prior=LayerTV(a.layers))
-    return finish(a.reference(z).float(), inp)[0]
+    return map_solve(inp.y[None].double(), a, z0.double(), inp.noise, rc,
+                     inp.valid[None].double(), gain=inp.gain, prior=LayerTV(a.layers))
 
 
 def diagnose(name: str, seed: int, frames: int, scale: int, cfg: HDRConfig) -> None:
@@ -199,6 +272,9 @@ def main() -> None:
                     help="HQS iterations of every row (map's default: 8)")
     ap.add_argument("--cg-iter", type=int, default=32,
                     help="conjugate-gradient steps per iteration (map's default: 8)")
+    ap.add_argument("--fit", type=int, default=0,
+                    help="rounds of matte fitting from the data (fit_levels) for the -level "
+                         "mattes")
     ap.add_argument("--method", choices=("map", "learned"), default="map",
                     help="learned: the learned reconstruction (hdr_lkr) in every row, its own "
                          "stages (--iterations and --cg-iter do not apply)")
@@ -224,9 +300,13 @@ def main() -> None:
             dyn = hdr_burst(name, seed, scale, frames, 2)
             still = hdr_burst(name, seed, scale, frames, 2, True)
             static = hdr_burst(name, seed, scale, frames, 0)
-            r = {("layered oracle, dynamic" if m == "exact" else f"layered, {m} mattes"):
-                 scores(layered(dyn, cfg, m), dyn.gt, dyn.moving)[1]
-                 for m in args.mattes.split(",")}
+            r = {}
+            for m in args.mattes.split(","):
+                fits = (0, args.fit) if args.fit and m.endswith("-level") else (0,)
+                for f in fits:
+                    label = ("layered oracle, dynamic" if m == "exact" else f"layered, {m} mattes"
+                             ) + (f", fitted {f}x" if f else "")
+                    r[label] = scores(layered(dyn, cfg, m, f), dyn.gt, dyn.moving)[1]
             g, flow = oracle(dyn)
             with given(g, flow):
                 x = reconstruct_hdr(dyn.burst, cfg, motions_hr=dyn.motions).x[0]

@@ -100,3 +100,37 @@ def test_map_solve_takes_a_prior(gen):
 
     flat = map_solve(y, a, x0, noise, cfg, prior=Flat())
     assert float((flat - default).abs().max()) > 1e-3
+
+
+def _disc_ramp(cx: float, cy: float, rad: float, size: int = 40) -> torch.Tensor:
+    ys, xs = torch.meshgrid(torch.arange(size, dtype=torch.float64),
+                            torch.arange(size, dtype=torch.float64), indexing="ij")
+    return rad - ((xs - cx) ** 2 + (ys - cy) ** 2).sqrt()
+
+
+def test_level_set_recovers_the_signed_distance_of_a_ramp_matte():
+    from inversa.burst.layered import level_set
+
+    sd = _disc_ramp(20.3, 19.6, 8.2)
+    phi = level_set((sd + 0.5).clamp(0, 1))
+    near = sd.abs() < 3
+    assert float((phi - sd)[near].abs().mean()) < 0.05
+    assert float((phi - sd)[near].abs().max()) < 0.35
+    assert float(phi[sd > 3].min()) >= 0.5 and float(phi[sd < -3].max()) <= -0.5
+
+
+def test_level_coverages_move_the_ramp_where_a_bilinear_warp_blurs_it():
+    """The coverage of the moved disc, from the warped signed distance, against the
+    bilinearly warped matte: 3 times closer to the truth at worst."""
+    from inversa.burst.layered import level_coverages, level_set
+    from inversa.operators.warp import Warp
+
+    alpha = (_disc_ramp(20.3, 19.6, 8.2) + 0.5).clamp(0, 1)
+    moved = (_disc_ramp(20.3 + 1.37, 19.6 - 0.61, 8.2) + 0.5).clamp(0, 1)
+    m = _translations(2, 1.37, -0.61)
+    cov = level_coverages([m], level_set(alpha)[None])
+    assert cov.shape == (1, 2, 40, 40)
+    assert torch.allclose(cov[0, 0], alpha, atol=1e-9)
+    level_err = float((cov[0, 1] - moved).abs().max())
+    warp_err = float((Warp(m[1:], (1, 40, 40)).forward(alpha[None, None])[0, 0] - moved).abs().max())
+    assert level_err < 0.1 and warp_err > 3 * level_err
