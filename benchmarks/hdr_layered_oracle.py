@@ -65,7 +65,7 @@ from inversa.burst.hdr import (
     prepare_hdr,
     reconstruct_hdr,
 )
-from inversa.burst.layered import LayeredBurstOperator, level_coverages, level_set
+from inversa.burst.layered import LayeredBurstOperator, level_set
 from inversa.burst.reconstruct import ReconConfig, make_prior, map_solve
 from inversa.burst.scene import _disc
 from inversa.burst.truth import coverages, reference_rims
@@ -131,8 +131,7 @@ def fit_levels(inp, objs: list[torch.Tensor], levels: torch.Tensor, z: torch.Ten
     zd = z.detach().double()
 
     def op(lv: torch.Tensor) -> LayeredBurstOperator:
-        cov = level_coverages(objs, lv)
-        return LayeredBurstOperator(inp.m_hr, objs, cov[:, 0], inp.scale, inp.cfa, coverages=cov)
+        return LayeredBurstOperator.from_levels(inp.m_hr, objs, lv, inp.scale, inp.cfa)
 
     with torch.no_grad():
         w, _ = data_weights(op(levels)(zd), y, inp.noise, robust=False, cap=2.0, gain=inp.gain)
@@ -175,10 +174,8 @@ def layered(sb, cfg: HDRConfig, matte: str = "exact", fit: int = 0) -> torch.Ten
     cover = torch.stack([torch.stack(coverages(sb, i)) for i in range(k)], 1).double() \
         if objs and matte == "exact" else None
     levels = levels_of(sb, matte) if objs else None
-    if levels is not None:
-        cover = level_coverages(objs, levels)
-        mattes = cover[:, 0]
-    a = LayeredBurstOperator(inp.m_hr, objs, mattes, s, inp.cfa, coverages=cover)
+    a = LayeredBurstOperator(inp.m_hr, objs, mattes, s, inp.cfa, coverages=cover) \
+        if levels is None else LayeredBurstOperator.from_levels(inp.m_hr, objs, levels, s, inp.cfa)
     # samples showing object parts outside the reference's field at frame 0 (no layer
     # pixel holds them) are left out, as the one-image oracle leaves out what it cannot
     # predict
@@ -201,8 +198,7 @@ def layered(sb, cfg: HDRConfig, matte: str = "exact", fit: int = 0) -> torch.Ten
     z = solve_layers(a, inp, z0, cfg)
     for _ in range(fit if levels is not None else 0):
         levels = fit_levels(inp, objs, levels, z)
-        cover = level_coverages(objs, levels)
-        a = LayeredBurstOperator(inp.m_hr, objs, cover[:, 0], s, inp.cfa, coverages=cover)
+        a = LayeredBurstOperator.from_levels(inp.m_hr, objs, levels, s, inp.cfa)
         z = solve_layers(a, inp, z0, cfg)
     return finish(a.reference(z).float(), inp)[0]
 

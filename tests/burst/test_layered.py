@@ -134,3 +134,17 @@ def test_level_coverages_move_the_ramp_where_a_bilinear_warp_blurs_it():
     level_err = float((cov[0, 1] - moved).abs().max())
     warp_err = float((Warp(m[1:], (1, 40, 40)).forward(alpha[None, None])[0, 0] - moved).abs().max())
     assert level_err < 0.1 and warp_err > 3 * level_err
+
+
+def test_operator_from_levels_uses_the_level_coverages(gen):
+    from inversa.burst.layered import level_coverages, level_set
+
+    cam = random_motions(3, (40, 40), MotionConfig(3, 2), gen)
+    objs = [_translations(3, 1.37, -0.61)]
+    levels = level_set((_disc_ramp(20.3, 19.6, 8.2) + 0.5).clamp(0, 1))[None]
+    cover = level_coverages(objs, levels)
+    a = LayeredBurstOperator.from_levels(cam, objs, levels, 2, "RGGB")
+    b = LayeredBurstOperator(cam, objs, cover[:, 0], 2, "RGGB", coverages=cover)
+    x = torch.rand(1, 6, 40, 40, generator=gen, dtype=torch.float64)
+    assert torch.equal(a(x), b(x))
+    assert torch.allclose(a.alphas[0][0, 0], (levels[0] + 0.5).clamp(0, 1))

@@ -158,6 +158,15 @@ class LayeredBurstOperator(LinearOperator):
         self.dec = BoxDecimate(self.scale, (3, h, w))
         self.masks = cfa_masks(check_pattern(cfa), h // self.scale, w // self.scale)
 
+    @classmethod
+    def from_levels(cls, camera: torch.Tensor, objects: list[torch.Tensor],
+                    levels: torch.Tensor, scale: int, cfa: str,
+                    blur: float = 0.0) -> LayeredBurstOperator:
+        """The operator whose objects' mattes are the ramps of the signed distances
+        ``levels`` (J, H, W), moved as level sets (:func:`level_coverages`)."""
+        cover = level_coverages(objects, levels)
+        return cls(camera, objects, cover[:, 0], scale, cfa, blur=blur, coverages=cover)
+
     def frames(self, z: torch.Tensor) -> torch.Tensor:
         """The composited high-resolution frames (K, 3, H, W) of one layered scene
         (3 L, H, W)."""

@@ -187,13 +187,13 @@ class LKRNet(nn.Module):
         for t in range(cfg.stages):
             if operator is not None:
                 a = operator
-            elif t >= cfg.refine_from and k > 1:
-                m_new = refine_motions(x, raw, cfa, m, s, iterations=1, differentiable=True,
-                                       dtype=torch.float32)
-                # a degenerate step (no usable sample left in a frame) keeps the motion
-                ok = torch.isfinite(m_new).all(dim=-1).all(dim=-1)
-                m = torch.where(ok[:, None, None], m_new, m.to(m_new.dtype))
-            if operator is None:
+            else:
+                if t >= cfg.refine_from and k > 1:
+                    m_new = refine_motions(x, raw, cfa, m, s, iterations=1, differentiable=True,
+                                           dtype=torch.float32)
+                    # a degenerate step (no usable sample left in a frame) keeps the motion
+                    ok = torch.isfinite(m_new).all(dim=-1).all(dim=-1)
+                    m = torch.where(ok[:, None, None], m_new, m.to(m_new.dtype))
                 a = BurstOperator(m, (3, h * s, w * s), s, cfa, flow=flow)
                 a.warp.keep_graph = True  # one sampling pattern for the whole stage
             # bounded, so that dark pixels (or a read level estimated as zero) do not

@@ -1,0 +1,302 @@
+"""A first layered HDR reconstruction with the layers estimated from the data (HDR issue,
+diagnosis; not part of ``inversa hdr``).
+
+``hdr_layered_oracle.py --method learned`` shows that the learned reconstruction on the
+layered model (:class:`~inversa.burst.layered.LayeredBurstOperator`) meets the moving-regions
+figure when it is given the objects' motions and a segmentation of them to the pixel. This
+script estimates both from the burst and measures what is left:
+
+1. camera motions, exposures, noise and the one-image start as ``inversa hdr`` (learned);
+2. objects: the constant velocities ``v_j`` that the tile hypotheses of
+   :mod:`inversa.burst.local_motion` support (:func:`~inversa.burst.local_motion.trajectories`,
+   frame ``i`` shows the reference's object point ``q + i v_j`` at ``q``);
+3. seeds: the reference pixels whose frames chose ``i v_j`` (within ``1 + 0.15 |i v_j|``
+   pixels) in at least a quarter of the frames that moved the object by a pixel or more;
+4. segmentation (:func:`segment`): every reference pixel takes the label (background, or
+   object ``j``) whose motion brings the frames' grey values closest to the reference's
+   (3 x 3 windows, median over the frames), counting for the background only the frames
+   where no object covers the point, iterated six times from the seeds, each object kept
+   to its components that touch its seed;
+5. mattes: the segmentation's signed distances smoothed by 1.5 pixels, fitted to the
+   samples twice (``hdr_layered_oracle.fit_levels``) with a new solve after each fit;
+6. samples the layered model does not explain (chi-square of a 3 x 3 window above 3) are
+   distrusted after each solve, and the solve run again.
+
+Rows: the shipped learned reconstruction; the layered one with everything estimated; the
+same with the true velocities (and the truth's order of the objects) put in for the
+estimated ones at step 2, so that the segmentation is measured alone. Mu-law PSNR in the
+moving regions of ``bench_hdr.py``'s held-out bursts.
+
+Run: cd benchmarks && python hdr_layered_estimate.py [--scales 1] [--seeds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from bench_hdr import hdr_burst, held_out, scores
+from common import markdown_table
+from hdr_layered_oracle import SMOOTH, fit_levels, solve_layers
+from hdr_oracle import given
+from scipy import ndimage
+
+import inversa.burst.local_motion as local_motion
+from inversa.burst.forward import data_weights
+from inversa.burst.hdr import HDRConfig, finish, prepare_hdr, reconstruct_hdr
+from inversa.burst.layered import LayeredBurstOperator, level_coverages, level_set
+from inversa.burst.sampling import sample_at
+from inversa.operators.warp import Warp
+
+VOTE = 0.25  # share of the moved frames whose hypotheses make a pixel a seed
+CHI = 3.0  # windowed chi-square above which a sample is distrusted (step 6)
+
+
+@contextlib.contextmanager
+def velocities(found: dict):
+    """Record the velocities that :func:`~inversa.burst.local_motion.object_flow` fits
+    (with ``trajectories`` on) in ``found["paths"]``."""
+    keep = local_motion.trajectories
+
+    def spy(chosen, *a, **kw):
+        found["paths"] = keep(chosen, *a, **kw)
+        return found["paths"]
+
+    local_motion.trajectories = spy
+    try:
+        yield
+    finally:
+        local_motion.trajectories = keep
+
+
+def _at(img: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bilinear samples of ``img`` (H, W) at ``(px, py)`` (H, W), and where they are
+    inside."""
+    hh, ww = img.shape
+    v = sample_at(img[None, None], px[None], py[None], padding="border")[0, 0].reshape(px.shape)
+    return v, (px >= 0) & (px <= ww - 1) & (py >= 0) & (py <= hh - 1)
+
+
+def _grid(hh: int, ww: int) -> tuple[torch.Tensor, torch.Tensor]:
+    ys, xs = torch.meshgrid(torch.arange(hh, dtype=torch.float64),
+                            torch.arange(ww, dtype=torch.float64), indexing="ij")
+    return xs, ys
+
+
+def greys(inp) -> torch.Tensor:
+    """(K, sH, sW) grey frames on their own high-resolution grids, divided by their
+    exposures and clipped where the longest one clips (as local_motion compares them)."""
+    top = 0.999 / float(inp.gain.max())
+    return torch.stack([local_motion._grey(inp.y[i], inp.cfa, inp.scale, top)
+                        for i in range(inp.y.shape[0])])
+
+
+def seeds_of(inp, paths: torch.Tensor) -> list[torch.Tensor]:
+    """Step 3: one (sH, sW) bool seed per velocity."""
+    k = inp.m_hr.shape[0]
+    hh, ww = inp.x0.shape[-2:]
+    xs, ys = _grid(hh, ww)
+    own = inp.flow.abs().sum(1) > 0  # pixels with a displacement of their own
+    d = torch.zeros(k, 2, hh, ww, dtype=torch.float64)
+    for i in range(k):
+        px, py = (v.reshape(hh, ww) for v in Warp(inp.m_hr[i:i + 1].double(), (1, hh, ww)).positions())
+        d[i, 0], d[i, 1] = inp.flow[i, 0] + px - xs, inp.flow[i, 1] + py - ys
+    out = []
+    for v in paths:
+        votes = torch.zeros(hh, ww, dtype=torch.float64)
+        seen = torch.zeros(hh, ww, dtype=torch.float64)
+        for i in range(1, k):
+            if float((i * v).norm()) < 1.0:
+                continue
+            near = (d[i] - (i * v)[:, None, None]).norm(dim=0) < 1.0 + 0.15 * float((i * v).norm())
+            member, inside = _at((own[i] & near).double(), xs - i * v[0], ys - i * v[1])
+            votes += member * inside
+            seen += inside.double()
+        mask = ndimage.binary_opening(((votes / seen.clamp(min=1) >= VOTE) & (seen >= 1)).numpy())
+        lab, n = ndimage.label(mask)
+        if n:
+            mask = lab == 1 + int(np.argmax(ndimage.sum(mask, lab, range(1, n + 1))))
+        out.append(torch.from_numpy(ndimage.binary_erosion(mask, iterations=3)))
+    return out
+
+
+def segment(grey: torch.Tensor, m_hr: torch.Tensor, vs: list[torch.Tensor],
+            seeds: list[torch.Tensor], iterations: int = 6, box: int = 3,
+            keep: float = 0.8) -> list[torch.Tensor]:
+    """Step 4: the reference's label map, one (sH, sW) bool mask per object (later
+    objects on top). A pixel changes label when another one's cost is below ``keep``
+    times its own."""
+    k, hh, ww = grey.shape
+    nobj = len(vs)
+    xs, ys = _grid(hh, ww)
+    q = torch.stack([xs.flatten(), ys.flatten(), torch.ones(hh * ww, dtype=torch.float64)])
+    frames = range(1, k)
+    # per label and frame: squared difference to the reference and where the frame's
+    # sample lies
+    res, where = [], []
+    for lbl in range(nobj + 1):
+        r_l, w_l = [], []
+        for i in frames:
+            if lbl == 0:
+                p = torch.linalg.inv(m_hr[i].double()) @ q
+                qx, qy = (p[0] / p[2]).reshape(hh, ww), (p[1] / p[2]).reshape(hh, ww)
+            else:
+                qx, qy = xs - i * vs[lbl - 1][0], ys - i * vs[lbl - 1][1]
+            val, ok = _at(grey[i], qx, qy)
+            r_l.append(torch.where(ok, (val - grey[0]) ** 2, torch.nan))
+            w_l.append((qx, qy))
+        res.append(r_l)
+        where.append(w_l)
+    label = torch.zeros(hh, ww, dtype=torch.long)
+    for j, s in enumerate(seeds):
+        label[s] = j + 1
+    for _ in range(iterations):
+        shown_by = []  # each frame's label map under the current masks
+        for i in frames:
+            fl = torch.zeros(hh, ww, dtype=torch.long)
+            for j in range(nobj):
+                m, ok = _at((label == j + 1).double(), xs + i * vs[j][0], ys + i * vs[j][1])
+                fl = torch.where((m >= 0.5) & ok, j + 1, fl)
+            shown_by.append(fl.double())
+        costs = []
+        for lbl in range(nobj + 1):
+            per = []
+            for n, _i in enumerate(frames):
+                qx, qy = where[lbl][n]
+                shown = sample_at(shown_by[n][None, None], qx[None], qy[None],
+                                  mode="nearest")[0, 0].reshape(hh, ww)
+                # the background only where no object covers it; an object unless another
+                # one covers it
+                ok = (shown == lbl) | ((shown == 0) & (lbl > 0))
+                per.append(torch.where(ok, res[lbl][n], torch.nan))
+            per = torch.stack(per)
+            fin = torch.isfinite(per)
+            total = local_motion._box(torch.where(fin, per, 0.0), box)
+            count = local_motion._box(fin.double(), box)
+            windowed = torch.where(fin & (count > 0.3), total / count.clamp(min=1e-9), torch.nan)
+            cost = windowed.nanmedian(0).values
+            costs.append(torch.where(fin.sum(0) >= 2, cost, torch.inf))
+        costs = torch.nan_to_num(torch.stack(costs), nan=float("inf"))
+        best = costs.min(0)
+        own = costs.gather(0, label[None])[0]
+        label = torch.where(best.values < keep * own, best.indices, label)
+        clean = torch.zeros_like(label)
+        for j in range(nobj):
+            lab, _ = ndimage.label(ndimage.binary_opening((label == j + 1).numpy()))
+            touch = np.unique(lab[seeds[j].numpy() & (lab > 0)])
+            clean[torch.from_numpy(ndimage.binary_fill_holes(np.isin(lab, touch[touch > 0])))] = j + 1
+        label = clean
+    return [label == j + 1 for j in range(nobj)]
+
+
+def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
+                     fits: int = 2) -> torch.Tensor | None:
+    """The layered learned reconstruction (3, sH, sW) with the layers estimated (module
+    docstring); None when no object was found."""
+    found: dict = {}
+    motion = dataclasses.replace(cfg.object_motion, trajectories=True)
+    with velocities(found):
+        inp = prepare_hdr(sb.burst, dataclasses.replace(cfg, object_motion=motion))
+    paths = found.get("paths")
+    if inp.flow is None or paths is None or len(paths) == 0:
+        return None
+    if true_velocities:  # each velocity replaced by the nearest true one, in their order
+        truth = torch.tensor([[-o.vx, -o.vy] for o in sb.objects], dtype=torch.float64)
+        rank = [int((truth - v).norm(dim=1).argmin()) for v in paths]
+        paths = truth[sorted(set(rank))]
+    seeds = seeds_of(inp, paths)
+    keep = [j for j, s in enumerate(seeds) if int(s.sum()) >= 20]
+    dup = [j for n, j in enumerate(keep) if any(float((paths[j] - paths[i]).norm()) < 0.3
+                                                for i in keep[:n])]
+    keep = [j for j in keep if j not in dup]
+    if not keep:
+        return None
+    vs = [paths[j] for j in keep]
+    masks = segment(greys(inp), inp.m_hr, vs, [seeds[j] for j in keep])
+    kept = [j for j, m in enumerate(masks) if int(m.sum()) >= 200]
+    if not kept:
+        return None
+    k = inp.m_hr.shape[0]
+    objs = []
+    for j in kept:
+        m = torch.eye(3, dtype=torch.float64).repeat(k, 1, 1)
+        m[:, :2, 2] = torch.arange(k, dtype=torch.float64)[:, None] * vs[j]
+        objs.append(m)
+    levels = torch.stack([torch.from_numpy(ndimage.gaussian_filter(
+        level_set(masks[j].double()).numpy(), SMOOTH)) for j in kept])
+    # the layered data: every usable sample inside, but those showing object parts outside
+    # the reference's field
+    with given(torch.ones_like(sb.burst.raw), None):
+        lin = prepare_hdr(sb.burst, cfg, motions_hr=inp.m_hr)
+    lin.trust = inp.trust
+    hh, ww = inp.x0.shape[-2:]
+    xs, ys = _grid(hh, ww)
+    cover = level_coverages(objs, levels)
+    off = torch.zeros(k, 1, hh, ww, dtype=torch.float64)
+    for j, m in enumerate(objs):
+        for i in range(k):
+            rx, ry = xs + m[i, 0, 2], ys + m[i, 1, 2]
+            out = (rx < 0) | (rx > ww - 1) | (ry < 0) | (ry > hh - 1)
+            off[i, 0] = torch.maximum(off[i, 0], cover[j, i] * out)
+    s = lin.scale
+    bad = (F.max_pool2d(off, s) if s > 1 else off)[:, 0] > 0
+    base = lin.valid * (~bad).to(lin.valid)
+    lin.valid = base
+    z0 = inp.x0.repeat(1, 1 + len(objs), 1, 1)
+
+    def solve(levels: torch.Tensor) -> tuple[LayeredBurstOperator, torch.Tensor]:
+        a = LayeredBurstOperator.from_levels(lin.m_hr, objs, levels, s, lin.cfa)
+        lin.valid = base
+        z = solve_layers(a, lin, z0, cfg)
+        with torch.no_grad():  # step 6
+            pred = a(z.double())
+            w, ref_var = data_weights(pred, lin.y[None].double(), lin.noise, robust=False,
+                                      gain=lin.gain)
+            chi = local_motion._box(((lin.y[None].double() - pred) ** 2 * w / ref_var)[0], 3)
+            g = (chi < CHI).to(base)
+            g[0] = 1
+        lin.valid = base * g
+        return a, solve_layers(a, lin, z0, cfg)
+
+    a, z = solve(levels)
+    for _ in range(fits):
+        levels = fit_levels(lin, objs, levels, z)
+        a, z = solve(levels)
+    return finish(a.reference(z).float(), lin)[0]
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scales", default="1")
+    ap.add_argument("--seeds", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    for scale in (int(v) for v in args.scales.split(",")):
+        cfg = HDRConfig(method="learned", scale=scale)
+        rows = []
+        for name, seed, frames in held_out(args.seeds):
+            t0 = time.time()
+            dyn = hdr_burst(name, seed, scale, frames, 2)
+            r = {"shipped learned": scores(reconstruct_hdr(dyn.burst, cfg).x[0], dyn.gt,
+                                           dyn.moving)[1]}
+            for label, true_v in (("layered, estimated", False),
+                                  ("layered, true velocities", True)):
+                x = layered_estimate(dyn, cfg, true_v)
+                r[label] = scores(x, dyn.gt, dyn.moving)[1] if x is not None else r["shipped learned"]
+            rows.append((f"{name}/{seed}/{frames}f", r))
+            print(f"{rows[-1][0]}: " + ", ".join(f"{k} {v:.2f}" for k, v in r.items())
+                  + f" ({time.time() - t0:.0f} s)", flush=True)
+        labels = list(rows[0][1])
+        table = [[b, *(f"{r[k]:.2f}" for k in labels)] for b, r in rows]
+        table.append(["mean", *(f"{np.mean([r[k] for _, r in rows]):.2f}" for k in labels)])
+        print(f"\nx{scale}, learned, mu-law PSNR (dB) in the moving regions (a burst where no "
+              "object is found keeps the shipped result)")
+        print(markdown_table(["burst", *labels], table))
+
+
+if __name__ == "__main__":
+    main()
