@@ -11,12 +11,14 @@ script estimates both from the burst and measures what is left:
    :mod:`inversa.burst.local_motion` support (:func:`~inversa.burst.local_motion.trajectories`,
    frame ``i`` shows the reference's object point ``q + i v_j`` at ``q``);
 3. seeds: the reference pixels whose frames chose ``i v_j`` (within ``1 + 0.15 |i v_j|``
-   pixels) in at least a quarter of the frames that moved the object by a pixel or more;
+   pixels) in at least a quarter of the frames that moved the object by a pixel or more,
+   largest component, eroded by 3 pixels; a velocity whose seed keeps fewer than 20
+   pixels, or within 0.3 pixels per frame of one kept before, is dropped;
 4. segmentation (:func:`segment`): every reference pixel takes the label (background, or
    object ``j``) whose motion brings the frames' grey values closest to the reference's
    (3 x 3 windows, median over the frames), counting for the background only the frames
    where no object covers the point, iterated six times from the seeds, each object kept
-   to its components that touch its seed;
+   to its components that touch its seed; objects of fewer than 200 pixels are dropped;
 5. mattes: the segmentation's signed distances smoothed by 1.5 pixels, fitted to the
    samples twice (``hdr_layered_oracle.fit_levels``) with a new solve after each fit;
 6. samples the layered model does not explain (chi-square of a 3 x 3 window above 3) are
