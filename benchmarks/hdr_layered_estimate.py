@@ -41,10 +41,9 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from bench_hdr import hdr_burst, held_out, scores
 from common import markdown_table
-from hdr_layered_oracle import SMOOTH, fit_levels, solve_layers
+from hdr_layered_oracle import SMOOTH, fit_levels, outside_field, solve_layers, translations
 from hdr_oracle import given
 from scipy import ndimage
 
@@ -224,11 +223,7 @@ def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
     if not kept:
         return None
     k = inp.m_hr.shape[0]
-    objs = []
-    for j in kept:
-        m = torch.eye(3, dtype=torch.float64).repeat(k, 1, 1)
-        m[:, :2, 2] = torch.arange(k, dtype=torch.float64)[:, None] * vs[j]
-        objs.append(m)
+    objs = [translations(k, vs[j]) for j in kept]
     levels = torch.stack([torch.from_numpy(ndimage.gaussian_filter(
         level_set(masks[j].double()).numpy(), SMOOTH)) for j in kept])
     # the layered data: every usable sample inside, but those showing object parts outside
@@ -236,17 +231,8 @@ def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
     with given(torch.ones_like(sb.burst.raw), None):
         lin = prepare_hdr(sb.burst, cfg, motions_hr=inp.m_hr)
     lin.trust = inp.trust
-    hh, ww = inp.x0.shape[-2:]
-    xs, ys = _grid(hh, ww)
-    cover = level_coverages(objs, levels)
-    off = torch.zeros(k, 1, hh, ww, dtype=torch.float64)
-    for j, m in enumerate(objs):
-        for i in range(k):
-            rx, ry = xs + m[i, 0, 2], ys + m[i, 1, 2]
-            out = (rx < 0) | (rx > ww - 1) | (ry < 0) | (ry > hh - 1)
-            off[i, 0] = torch.maximum(off[i, 0], cover[j, i] * out)
     s = lin.scale
-    bad = (F.max_pool2d(off, s) if s > 1 else off)[:, 0] > 0
+    bad = outside_field(objs, level_coverages(objs, levels), s)
     base = lin.valid * (~bad).to(lin.valid)
     lin.valid = base
     z0 = inp.x0.repeat(1, 1 + len(objs), 1, 1)

@@ -86,6 +86,30 @@ class LayerTV:
         return sum(p.value(x[:, 3 * i:3 * i + 3]) for i, p in enumerate(self.parts))
 
 
+def translations(k: int, v: torch.Tensor) -> torch.Tensor:
+    """(K, 3, 3) frame -> reference motions of an object moving at a constant velocity:
+    frame ``i`` shows the reference's object point ``q + i v`` at ``q``."""
+    m = torch.eye(3, dtype=torch.float64).repeat(k, 1, 1)
+    m[:, :2, 2] = torch.arange(k, dtype=torch.float64)[:, None] * v.double()
+    return m
+
+
+def outside_field(objs: list[torch.Tensor], cover: torch.Tensor, scale: int) -> torch.Tensor:
+    """(K, H/s, W/s) bool: the samples that show some part of an object (``cover`` (J, K,
+    H, W), its coverages of the frames; ``objs`` its translations) that lies outside the
+    reference's field, which no layer pixel holds."""
+    k, hh, ww = cover.shape[1:]
+    ys, xs = torch.meshgrid(torch.arange(hh, dtype=torch.float64),
+                            torch.arange(ww, dtype=torch.float64), indexing="ij")
+    off = torch.zeros(k, 1, hh, ww, dtype=torch.float64)
+    for m, c in zip(objs, cover, strict=True):
+        for i in range(k):
+            rx, ry = xs + m[i, 0, 2], ys + m[i, 1, 2]
+            out = (rx < 0) | (rx > ww - 1) | (ry < 0) | (ry > hh - 1)
+            off[i, 0] = torch.maximum(off[i, 0], c[i].double() * out)
+    return (torch.nn.functional.max_pool2d(off, scale) if scale > 1 else off)[:, 0] > 0
+
+
 def mattes_of(sb, matte: str = "exact") -> torch.Tensor:
     """(J, H, W) reference mattes of the objects of ``sb``: ``exact`` the simulator's
     anti-aliased discs (and the frames' true coverages, :func:`layered`); ``warped`` the
@@ -161,33 +185,22 @@ def layered(sb, cfg: HDRConfig, matte: str = "exact", fit: int = 0) -> torch.Ten
     with given(ones, None):
         inp = prepare_hdr(sb.burst, cfg, motions_hr=sb.motions)
     inp.trust = trust[:len(inp.y)] * (inp.valid > 0)
-    objs = []
-    for o in sb.objects:
-        m = torch.eye(3, dtype=torch.float64).repeat(k, 1, 1)
-        m[:, 0, 2] = -torch.arange(k, dtype=torch.float64) * o.vx
-        m[:, 1, 2] = -torch.arange(k, dtype=torch.float64) * o.vy
-        objs.append(m)
+    objs = [translations(k, torch.tensor([-o.vx, -o.vy], dtype=torch.float64))
+            for o in sb.objects]
     hh, ww = sb.gt.shape[-2:]
     mattes = mattes_of(sb, matte)
+    true = torch.stack([torch.stack(coverages(sb, i)) for i in range(k)], 1).double() \
+        if objs else torch.zeros(0, k, hh, ww, dtype=torch.float64)
     # every frame's true coverages (a bilinear warp of the reference's matte errs by up to
     # 0.25 on the simulator's one-pixel ramps), unless the mattes are off on purpose
-    cover = torch.stack([torch.stack(coverages(sb, i)) for i in range(k)], 1).double() \
-        if objs and matte == "exact" else None
+    cover = true if objs and matte == "exact" else None
     levels = levels_of(sb, matte) if objs else None
     a = LayeredBurstOperator(inp.m_hr, objs, mattes, s, inp.cfa, coverages=cover) \
         if levels is None else LayeredBurstOperator.from_levels(inp.m_hr, objs, levels, s, inp.cfa)
     # samples showing object parts outside the reference's field at frame 0 (no layer
     # pixel holds them) are left out, as the one-image oracle leaves out what it cannot
     # predict
-    yy, xx = torch.meshgrid(torch.arange(hh, dtype=torch.float64),
-                            torch.arange(ww, dtype=torch.float64), indexing="ij")
-    off = torch.zeros(k, 1, hh, ww, dtype=torch.float64)
-    for i in range(k):
-        for o, c in zip(sb.objects, coverages(sb, i), strict=True):
-            rx, ry = xx - i * o.vx, yy - i * o.vy
-            out = (rx < 0) | (rx > ww - 1) | (ry < 0) | (ry > hh - 1)
-            off[i, 0] = torch.maximum(off[i, 0], c.double() * out)
-    bad = (torch.nn.functional.max_pool2d(off, s) if s > 1 else off)[:, 0] > 0
+    bad = outside_field(objs, true, s)
     inp.valid = inp.valid * (~bad[:len(inp.y)]).to(inp.valid)
     # start every layer from the one-image oracle's merge (true g and object motions):
     # the merge of all samples, ghosts included, is a poor start for a slow problem
