@@ -190,6 +190,22 @@ def test_trajectories_fit_constant_velocities_and_drop_lone_translations():
     assert trajectories({}).shape == (0, 2)
 
 
+def test_trajectories_let_a_slow_object_share_its_early_translation():
+    """A slow object's frame-1 translation (1.8, 0.3) also lies within the tolerance of
+    a stronger velocity (0.6, 0.5); its frame-6 translation alone would be dropped.
+    Both velocities come back (the slow one from frames 1 and 6), each within 0.15
+    pixels per frame: the two frame-1 translations join both."""
+    a = torch.tensor([0.6, 0.5], dtype=torch.float64)
+    b = torch.tensor([1.8, 0.3], dtype=torch.float64)
+    chosen = {i: [(i * a, 500)] for i in range(1, 5)}
+    chosen[1].append((b.clone(), 200))
+    chosen[6] = [(6 * b, 150)]
+    got = trajectories(chosen)
+    assert got.shape == (2, 2), got
+    for truth in (a, b):
+        assert float((got - truth).norm(dim=1).min()) < 0.15, got
+
+
 def test_object_motion_switches_keep_the_fields_sound():
     """With the second pass (constant-velocity candidates) and the relaxed test on, the
     reference still does not move, displacements stay where objects pass, and the

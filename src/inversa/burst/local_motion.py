@@ -289,8 +289,10 @@ def trajectories(chosen: dict[int, list[tuple[torch.Tensor, int]]], tol: float =
     Greedily, the translation with the most pixels proposes ``v = d_i / i``; every
     translation within ``tol + rel_tol |i v|`` of ``i v`` joins it, ``v`` is refitted
     by weighted least squares, ``v = sum n_j i_j d_j / sum n_j i_j^2``, and the members
-    are gathered again with it (twice). A velocity that only one frame supports is
-    dropped: it predicts nothing another frame did not already find."""
+    are gathered again with it (twice). Only translations that joined no velocity yet
+    propose one, but any may join several: a slow object's early translations are small
+    and lie within the tolerance of other velocities too. A velocity that only one frame
+    supports is dropped: it predicts nothing another frame did not already find."""
     rows = [(i, d.double(), float(c)) for i, ch in chosen.items() for d, c in ch if c > 0]
     if not rows:
         return torch.zeros(0, 2, dtype=torch.float64)
@@ -305,7 +307,7 @@ def trajectories(chosen: dict[int, list[tuple[torch.Tensor, int]]], tol: float =
         v = d[j] / idx[j]
         for _ in range(2):
             pred = idx[:, None] * v
-            near = free & ((d - pred).norm(dim=1) <= tol + rel_tol * pred.norm(dim=1))
+            near = (d - pred).norm(dim=1) <= tol + rel_tol * pred.norm(dim=1)
             near[j] = True
             w = n[near] * idx[near]
             v = (w[:, None] * d[near]).sum(0) / (w * idx[near]).sum()
