@@ -11,25 +11,38 @@ script estimates both from the burst and measures what is left:
    :mod:`inversa.burst.local_motion` support (:func:`~inversa.burst.local_motion.trajectories`,
    frame ``i`` shows the reference's object point ``q + i v_j`` at ``q``);
 3. seeds: the reference pixels whose frames chose ``i v_j`` (within ``1 + 0.15 |i v_j|``
-   pixels) in at least a quarter of the frames that moved the object by a pixel or more,
-   largest component, eroded by 3 pixels; a velocity whose seed keeps fewer than 20
-   pixels, or within 0.3 pixels per frame of one kept before, is dropped;
+   pixels) in at least a quarter of the frames that moved the object by a pixel or more
+   and found it at all (``SUPPORT`` pixels took the velocity), largest component,
+   eroded by 3 pixels; a velocity whose seed keeps fewer than 20 pixels, or within 0.3
+   pixels per frame of one kept before, is dropped;
 4. segmentation (:func:`segment`): every reference pixel takes the label (background, or
    object ``j``) whose motion brings the frames' grey values closest to the reference's
    (3 x 3 windows, median over the frames), counting for the background only the frames
    where no object covers the point, iterated six times from the seeds, each object kept
-   to its components that touch its seed; objects of fewer than 200 pixels are dropped;
+   to its components that touch its seed. A velocity whose region comes out empty, or
+   whose label is not the cheapest over its own region (median cost ratio above 1), is
+   dropped and the rest segmented again; then, one at a time, the smallest region while
+   it has fewer than 200 pixels (spurious velocities steal pixels from the true ones
+   while they are in);
+4b. amodal mattes (:func:`amodal`): the label map gives each object only its visible
+   region, but the layered model needs its full extent, since the other frames show the
+   part another object hides in the reference; of two objects, the one whose convex hull
+   covers more of the other's region is put below it and takes the part of its hull the
+   objects above it hide (``--no-amodal`` leaves this out);
 5. mattes: the segmentation's signed distances smoothed by 1.5 pixels, fitted to the
    samples twice (``hdr_layered_oracle.fit_levels``) with a new solve after each fit;
 6. samples the layered model does not explain (chi-square of a 3 x 3 window above 3) are
    distrusted after each solve, and the solve run again.
 
 Rows: the shipped learned reconstruction; the layered one with everything estimated; the
-same with the true velocities (and the truth's order of the objects) put in for the
-estimated ones at step 2, so that the segmentation is measured alone. Mu-law PSNR in the
-moving regions of ``bench_hdr.py``'s held-out bursts.
+same with the true velocities put in for the estimated ones at step 2 (each estimated one
+replaced by the nearest true one), so that the segmentation is measured alone. Mu-law
+PSNR in the moving regions of ``bench_hdr.py``'s held-out bursts.
 
-Run: cd benchmarks && python hdr_layered_estimate.py [--scales 1] [--seeds 2]
+``--lr-v`` also fits the velocities at step 5 (``fit_levels``' Adam step for them).
+
+Run: cd benchmarks && python hdr_layered_estimate.py [--scales 1] [--seeds 2] [--lr-v 0.01]
+     [--no-amodal] [--only coffee/110,...]
 """
 
 from __future__ import annotations
@@ -46,6 +59,7 @@ from common import markdown_table
 from hdr_layered_oracle import SMOOTH, fit_levels, outside_field, solve_layers, translations
 from hdr_oracle import given
 from scipy import ndimage
+from skimage.morphology import convex_hull_image
 
 import inversa.burst.local_motion as local_motion
 from inversa.burst.forward import data_weights
@@ -55,6 +69,7 @@ from inversa.burst.sampling import sample_at
 from inversa.operators.warp import Warp
 
 VOTE = 0.25  # share of the moved frames whose hypotheses make a pixel a seed
+SUPPORT = 20  # pixels of a frame that must take a velocity for it to vote
 CHI = 3.0  # windowed chi-square above which a sample is distrusted (step 6)
 
 
@@ -115,6 +130,8 @@ def seeds_of(inp, paths: torch.Tensor) -> list[torch.Tensor]:
             if float((i * v).norm()) < 1.0:
                 continue
             near = (d[i] - (i * v)[:, None, None]).norm(dim=0) < 1.0 + 0.15 * float((i * v).norm())
+            if int((own[i] & near).sum()) < SUPPORT:
+                continue  # the frame did not find the object at all
             member, inside = _at((own[i] & near).double(), xs - i * v[0], ys - i * v[1])
             votes += member * inside
             seen += inside.double()
@@ -128,10 +145,10 @@ def seeds_of(inp, paths: torch.Tensor) -> list[torch.Tensor]:
 
 def segment(grey: torch.Tensor, m_hr: torch.Tensor, vs: list[torch.Tensor],
             seeds: list[torch.Tensor], iterations: int = 6, box: int = 3,
-            keep: float = 0.8) -> list[torch.Tensor]:
+            keep: float = 0.8) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Step 4: the reference's label map, one (sH, sW) bool mask per object (later
-    objects on top). A pixel changes label when another one's cost is below ``keep``
-    times its own."""
+    objects on top), and every label's cost (1 + J, sH, sW) under it. A pixel changes
+    label when another one's cost is below ``keep`` times its own."""
     k, hh, ww = grey.shape
     nobj = len(vs)
     xs, ys = _grid(hh, ww)
@@ -156,8 +173,10 @@ def segment(grey: torch.Tensor, m_hr: torch.Tensor, vs: list[torch.Tensor],
     label = torch.zeros(hh, ww, dtype=torch.long)
     for j, s in enumerate(seeds):
         label[s] = j + 1
-    for _ in range(iterations):
-        shown_by = []  # each frame's label map under the current masks
+
+    def costs_of(label: torch.Tensor) -> torch.Tensor:
+        """(1 + J, sH, sW) every label's cost under the label map ``label``."""
+        shown_by = []  # each frame's label map
         for i in frames:
             fl = torch.zeros(hh, ww, dtype=torch.long)
             for j in range(nobj):
@@ -182,7 +201,10 @@ def segment(grey: torch.Tensor, m_hr: torch.Tensor, vs: list[torch.Tensor],
             windowed = torch.where(fin & (count > 0.3), total / count.clamp(min=1e-9), torch.nan)
             cost = windowed.nanmedian(0).values
             costs.append(torch.where(fin.sum(0) >= 2, cost, torch.inf))
-        costs = torch.nan_to_num(torch.stack(costs), nan=float("inf"))
+        return torch.nan_to_num(torch.stack(costs), nan=float("inf"))
+
+    for _ in range(iterations):
+        costs = costs_of(label)
         best = costs.min(0)
         own = costs.gather(0, label[None])[0]
         label = torch.where(best.values < keep * own, best.indices, label)
@@ -192,13 +214,33 @@ def segment(grey: torch.Tensor, m_hr: torch.Tensor, vs: list[torch.Tensor],
             touch = np.unique(lab[seeds[j].numpy() & (lab > 0)])
             clean[torch.from_numpy(ndimage.binary_fill_holes(np.isin(lab, touch[touch > 0])))] = j + 1
         label = clean
-    return [label == j + 1 for j in range(nobj)]
+    return [label == j + 1 for j in range(nobj)], costs_of(label)
+
+
+def amodal(masks: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[int]]:
+    """Step 4b: the objects' full extents from their visible regions (disjoint masks): of
+    two objects, the one whose convex hull covers more of the other's region lies below
+    it, and takes the part of its hull that the objects above it hide. Returns the
+    masks, bottom first, and their order (indices into ``masks``)."""
+    hulls = [torch.from_numpy(convex_hull_image(m.numpy())) if m.any() else m for m in masks]
+    n = len(masks)
+    # cover[a][b]: pixels of b's region inside a's hull (a lies below b if more than b's in a)
+    cover = [[int((hulls[a] & masks[b]).sum()) for b in range(n)] for a in range(n)]
+    order = sorted(range(n), key=lambda a: -sum(cover[a][b] > cover[b][a] for b in range(n)))
+    out = []
+    for r, a in enumerate(order):
+        above = torch.zeros_like(masks[a])
+        for b in order[r + 1:]:
+            above |= masks[b]
+        out.append(masks[a] | (hulls[a] & above))
+    return out, order
 
 
 def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
-                     fits: int = 2) -> torch.Tensor | None:
+                     fits: int = 2, lr_v: float = 0.0, full: bool = True) -> torch.Tensor | None:
     """The layered learned reconstruction (3, sH, sW) with the layers estimated (module
-    docstring); None when no object was found."""
+    docstring); None when no object was found. ``lr_v``: the velocities are fitted too
+    (step 5); ``full``: amodal mattes (step 4b)."""
     found: dict = {}
     motion = dataclasses.replace(cfg.object_motion, trajectories=True)
     with velocities(found):
@@ -217,15 +259,32 @@ def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
     keep = [j for j in keep if j not in dup]
     if not keep:
         return None
-    vs = [paths[j] for j in keep]
-    masks = segment(greys(inp), inp.m_hr, vs, [seeds[j] for j in keep])
-    kept = [j for j, m in enumerate(masks) if int(m.sum()) >= 200]
-    if not kept:
+    grey = greys(inp)
+    # velocities whose region comes out empty, or better explained by another label, are
+    # dropped and the rest segmented again without them; then, one at a time, the
+    # smallest region if it has fewer than 200 pixels
+    while keep:
+        masks, costs = segment(grey, inp.m_hr, [paths[j] for j in keep], [seeds[j] for j in keep])
+        size = [int(m.sum()) for m in masks]
+        ratio = [float((costs[n + 1] / torch.cat([costs[:n + 1], costs[n + 2:]]).min(0).values
+                        .clamp(min=1e-12))[masks[n]].median()) if size[n] else np.inf
+                 for n in range(len(keep))]
+        good = [j for n, j in enumerate(keep) if size[n] >= 20 and ratio[n] <= 1.0]
+        if good == keep and min(size) < 200:  # the smallest one
+            good = [j for n, j in enumerate(keep) if n != int(np.argmin(size))]
+        if good == keep:
+            break
+        keep = good
+    if not keep:
         return None
+    if full:
+        masks, order = amodal(masks)
+        keep = [keep[n] for n in order]
     k = inp.m_hr.shape[0]
-    objs = [translations(k, vs[j]) for j in kept]
+    vs = paths[keep]
+    objs = [translations(k, v) for v in vs]
     levels = torch.stack([torch.from_numpy(ndimage.gaussian_filter(
-        level_set(masks[j].double()).numpy(), SMOOTH)) for j in kept])
+        level_set(m.double()).numpy(), SMOOTH)) for m in masks])
     # the layered data: every usable sample inside, but those showing object parts outside
     # the reference's field
     with given(torch.ones_like(sb.burst.raw), None):
@@ -253,7 +312,8 @@ def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
 
     a, z = solve(levels)
     for _ in range(fits):
-        levels = fit_levels(lin, objs, levels, z)
+        levels, vs = fit_levels(lin, vs, levels, z, lr_v=lr_v)
+        objs = [translations(k, v) for v in vs]
         a, z = solve(levels)
     return finish(a.reference(z).float(), lin)[0]
 
@@ -261,19 +321,26 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scales", default="1")
     ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--lr-v", type=float, default=0.0,
+                    help="fit the velocities with the mattes (Adam step, pixels per frame)")
+    ap.add_argument("--no-amodal", action="store_true",
+                    help="leave out step 4b (each object's mask stays its visible region)")
+    ap.add_argument("--only", default="", help="comma-separated bursts (photo/seed), default all")
     args = ap.parse_args()
     torch.set_num_threads(2)
     for scale in (int(v) for v in args.scales.split(",")):
         cfg = HDRConfig(method="learned", scale=scale)
         rows = []
         for name, seed, frames in held_out(args.seeds):
+            if args.only and f"{name}/{seed}" not in args.only.split(","):
+                continue
             t0 = time.time()
             dyn = hdr_burst(name, seed, scale, frames, 2)
             r = {"shipped learned": scores(reconstruct_hdr(dyn.burst, cfg).x[0], dyn.gt,
                                            dyn.moving)[1]}
             for label, true_v in (("layered, estimated", False),
                                   ("layered, true velocities", True)):
-                x = layered_estimate(dyn, cfg, true_v)
+                x = layered_estimate(dyn, cfg, true_v, lr_v=args.lr_v, full=not args.no_amodal)
                 r[label] = scores(x, dyn.gt, dyn.moving)[1] if x is not None else r["shipped learned"]
             rows.append((f"{name}/{seed}/{frames}f", r))
             print(f"{rows[-1][0]}: " + ", ".join(f"{k} {v:.2f}" for k, v in r.items())

@@ -142,33 +142,42 @@ def levels_of(sb, matte: str) -> torch.Tensor | None:
     return torch.stack(out) if out else torch.zeros(0, hh, ww, dtype=torch.float64)
 
 
-def fit_levels(inp, objs: list[torch.Tensor], levels: torch.Tensor, z: torch.Tensor,
-               steps: int = 100, coarse: int = 4, lr: float = 0.05) -> torch.Tensor:
+def fit_levels(inp, velocities: torch.Tensor, levels: torch.Tensor, z: torch.Tensor,
+               steps: int = 100, coarse: int = 4, lr: float = 0.05,
+               lr_v: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """The signed distances that explain the samples best with the layers ``z`` fixed:
     ``levels + up(delta)``, ``delta`` on a grid ``coarse`` times coarser (an edge moves
     smoothly along its contour), minimising the noise-weighted squared error of the
-    layered model's prediction over the trusted samples by ``steps`` Adam steps."""
+    layered model's prediction over the trusted samples by ``steps`` Adam steps. The
+    objects move at ``velocities`` (J, 2) (:func:`translations`); with ``lr_v > 0`` these
+    are fitted too (Adam, that step size in pixels per frame). Returns both."""
     hh, ww = levels.shape[-2:]
-    delta = torch.zeros(len(objs), 1, -(-hh // coarse), -(-ww // coarse), dtype=torch.float64,
+    k = inp.m_hr.shape[0]
+    v0 = velocities.detach().double()
+    delta = torch.zeros(len(v0), 1, -(-hh // coarse), -(-ww // coarse), dtype=torch.float64,
                         requires_grad=True)
+    dv = torch.zeros_like(v0, requires_grad=True)
     y = inp.y[None].double()
     zd = z.detach().double()
 
-    def op(lv: torch.Tensor) -> LayeredBurstOperator:
-        return LayeredBurstOperator.from_levels(inp.m_hr, objs, lv, inp.scale, inp.cfa)
+    def op(lv: torch.Tensor, vs: torch.Tensor) -> LayeredBurstOperator:
+        return LayeredBurstOperator.from_levels(inp.m_hr, [translations(k, v) for v in vs], lv,
+                                                inp.scale, inp.cfa)
 
     with torch.no_grad():
-        w, _ = data_weights(op(levels)(zd), y, inp.noise, robust=False, cap=2.0, gain=inp.gain)
+        w, _ = data_weights(op(levels, v0)(zd), y, inp.noise, robust=False, cap=2.0, gain=inp.gain)
         w = w * inp.valid[None].double()
-    opt = torch.optim.Adam([delta], lr=lr)
+    groups = [{"params": [delta], "lr": lr}] + ([{"params": [dv], "lr": lr_v}] if lr_v > 0 else [])
+    opt = torch.optim.Adam(groups)
     for _ in range(steps):
         opt.zero_grad()
         lv = levels + torch.nn.functional.interpolate(delta, size=(hh, ww), mode="bilinear")[:, 0]
-        r = op(lv)(zd) - y
+        r = op(lv, v0 + dv)(zd) - y
         ((w * r * r).sum() / w.sum()).backward()
         opt.step()
     with torch.no_grad():
-        return levels + torch.nn.functional.interpolate(delta, size=(hh, ww), mode="bilinear")[:, 0]
+        up = torch.nn.functional.interpolate(delta, size=(hh, ww), mode="bilinear")[:, 0]
+        return levels + up, v0 + dv
 
 
 def layered(sb, cfg: HDRConfig, matte: str = "exact", fit: int = 0) -> torch.Tensor:
@@ -185,8 +194,8 @@ def layered(sb, cfg: HDRConfig, matte: str = "exact", fit: int = 0) -> torch.Ten
     with given(ones, None):
         inp = prepare_hdr(sb.burst, cfg, motions_hr=sb.motions)
     inp.trust = trust[:len(inp.y)] * (inp.valid > 0)
-    objs = [translations(k, torch.tensor([-o.vx, -o.vy], dtype=torch.float64))
-            for o in sb.objects]
+    velocities = torch.tensor([[-o.vx, -o.vy] for o in sb.objects], dtype=torch.float64)
+    objs = [translations(k, v) for v in velocities]
     hh, ww = sb.gt.shape[-2:]
     mattes = mattes_of(sb, matte)
     true = torch.stack([torch.stack(coverages(sb, i)) for i in range(k)], 1).double() \
@@ -210,7 +219,7 @@ def layered(sb, cfg: HDRConfig, matte: str = "exact", fit: int = 0) -> torch.Ten
     z0 = start.repeat(1, a.layers, 1, 1)
     z = solve_layers(a, inp, z0, cfg)
     for _ in range(fit if levels is not None else 0):
-        levels = fit_levels(inp, objs, levels, z)
+        levels, _ = fit_levels(inp, velocities, levels, z)
         a = LayeredBurstOperator.from_levels(inp.m_hr, objs, levels, s, inp.cfa)
         z = solve_layers(a, inp, z0, cfg)
     return finish(a.reference(z).float(), inp)[0]
