@@ -130,9 +130,10 @@ def seeds_of(inp, paths: torch.Tensor) -> list[torch.Tensor]:
             if float((i * v).norm()) < 1.0:
                 continue
             near = (d[i] - (i * v)[:, None, None]).norm(dim=0) < 1.0 + 0.15 * float((i * v).norm())
-            if int((own[i] & near).sum()) < SUPPORT:
+            took = own[i] & near
+            if int(took.sum()) < SUPPORT:
                 continue  # the frame did not find the object at all
-            member, inside = _at((own[i] & near).double(), xs - i * v[0], ys - i * v[1])
+            member, inside = _at(took.double(), xs - i * v[0], ys - i * v[1])
             votes += member * inside
             seen += inside.double()
         mask = ndimage.binary_opening(((votes / seen.clamp(min=1) >= VOTE) & (seen >= 1)).numpy())
@@ -316,6 +317,7 @@ def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
         objs = [translations(k, v) for v in vs]
         a, z = solve(levels)
     return finish(a.reference(z).float(), lin)[0]
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()

@@ -156,7 +156,8 @@ def fit_levels(inp, velocities: torch.Tensor, levels: torch.Tensor, z: torch.Ten
     v0 = velocities.detach().double()
     delta = torch.zeros(len(v0), 1, -(-hh // coarse), -(-ww // coarse), dtype=torch.float64,
                         requires_grad=True)
-    dv = torch.zeros_like(v0, requires_grad=True)
+    # only when fitted: a motion with a graph sends every object warp down the slow path
+    dv = torch.zeros_like(v0, requires_grad=lr_v > 0)
     y = inp.y[None].double()
     zd = z.detach().double()
 
@@ -180,13 +181,14 @@ def fit_levels(inp, velocities: torch.Tensor, levels: torch.Tensor, z: torch.Ten
         return levels + up, v0 + dv
 
 
-def layered(sb, cfg: HDRConfig, matte: str = "exact", fit: int = 0) -> torch.Tensor:
+def layered(sb, cfg: HDRConfig, matte: str = "exact", fit: int = 0) -> list[torch.Tensor]:
     """``map`` (``cfg``'s solver settings) on the layered model with everything true
-    (module docstring), the mattes as :func:`mattes_of` makes them: (3, H, W). With
+    (module docstring), the mattes as :func:`mattes_of` makes them: [(3, H, W)]. With
     ``cfg.method == "learned"`` the learned reconstruction (``cfg.model``) instead, its
     stages on the layered model as they are (``LKRNet``'s ``operator``: no motion
     refinement, its prior on each layer apart). ``fit``: rounds of :func:`fit_levels`
-    (``-level`` mattes), each followed by a new solve from the same start."""
+    (``-level`` mattes), each followed by a new solve from the same start; one result
+    before them and one after each."""
     s = sb.scale
     k = sb.motions.shape[0]
     ones = torch.ones_like(sb.burst.raw)
@@ -218,11 +220,13 @@ def layered(sb, cfg: HDRConfig, matte: str = "exact", fit: int = 0) -> torch.Ten
         start = prepare_hdr(sb.burst, cfg, motions_hr=sb.motions).x0
     z0 = start.repeat(1, a.layers, 1, 1)
     z = solve_layers(a, inp, z0, cfg)
+    out = [finish(a.reference(z).float(), inp)[0]]
     for _ in range(fit if levels is not None else 0):
         levels, _ = fit_levels(inp, velocities, levels, z)
         a = LayeredBurstOperator.from_levels(inp.m_hr, objs, levels, s, inp.cfa)
         z = solve_layers(a, inp, z0, cfg)
-    return finish(a.reference(z).float(), inp)[0]
+        out.append(finish(a.reference(z).float(), inp)[0])
+    return out
 
 
 def solve_layers(a: LayeredBurstOperator, inp, z0: torch.Tensor, cfg: HDRConfig) -> torch.Tensor:
@@ -247,7 +251,7 @@ def diagnose(name: str, seed: int, frames: int, scale: int, cfg: HDRConfig) -> N
     still = hdr_burst(name, seed, scale, frames, 2, True)
     with given(torch.ones_like(still.burst.raw), None):
         x_still = reconstruct_hdr(still.burst, cfg, motions_hr=still.motions).x[0]
-    x_lay = layered(dyn, cfg)
+    x_lay = layered(dyn, cfg)[0]
     hh, ww = dyn.gt.shape[-2:]
     yy, xx = torch.meshgrid(torch.arange(hh, dtype=torch.float64),
                             torch.arange(ww, dtype=torch.float64), indexing="ij")
@@ -320,11 +324,11 @@ def main() -> None:
             static = hdr_burst(name, seed, scale, frames, 0)
             r = {}
             for m in args.mattes.split(","):
-                fits = (0, args.fit) if args.fit and m.endswith("-level") else (0,)
-                for f in fits:
-                    label = ("layered oracle, dynamic" if m == "exact" else f"layered, {m} mattes"
-                             ) + (f", fitted {f}x" if f else "")
-                    r[label] = scores(layered(dyn, cfg, m, f), dyn.gt, dyn.moving)[1]
+                label = "layered oracle, dynamic" if m == "exact" else f"layered, {m} mattes"
+                xs = layered(dyn, cfg, m, args.fit if m.endswith("-level") else 0)
+                r[label] = scores(xs[0], dyn.gt, dyn.moving)[1]
+                if len(xs) > 1:  # the last round only
+                    r[label + f", fitted {len(xs) - 1}x"] = scores(xs[-1], dyn.gt, dyn.moving)[1]
             g, flow = oracle(dyn)
             with given(g, flow):
                 x = reconstruct_hdr(dyn.burst, cfg, motions_hr=dyn.motions).x[0]
