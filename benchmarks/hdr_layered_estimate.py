@@ -24,13 +24,19 @@ script estimates both from the burst and measures what is left:
    dropped and the rest segmented again; then, one at a time, the smallest region while
    it has fewer than 200 pixels (spurious velocities steal pixels from the true ones
    while they are in);
+4a. velocities refined (:func:`refine_velocity`): each object's velocity is fitted by
+   Gauss-Newton to its region (eroded by 2 pixels) over all frames at once, and the
+   reference segmented again with the new velocities; twice (``--refine-v``). The tile
+   translations the velocities come from are off by up to 0.3 pixels per frame where two
+   objects overlap (coffee/110);
 4b. amodal mattes (:func:`amodal`): the label map gives each object only its visible
    region, but the layered model needs its full extent, since the other frames show the
    part another object hides in the reference; of two objects, the one whose convex hull
    covers more of the other's region is put below it and takes the part of its hull the
    objects above it hide (``--no-amodal`` leaves this out);
 5. mattes: the segmentation's signed distances smoothed by 1.5 pixels, fitted to the
-   samples twice (``hdr_layered_oracle.fit_levels``) with a new solve after each fit;
+   samples four times (``hdr_layered_oracle.fit_levels``, ``--fits``) with a new solve
+   after each fit;
 6. samples the layered model does not explain (chi-square of a 3 x 3 window above 3) are
    distrusted after each solve, and the solve run again.
 
@@ -41,8 +47,12 @@ PSNR in the moving regions of ``bench_hdr.py``'s held-out bursts.
 
 ``--lr-v`` also fits the velocities at step 5 (``fit_levels``' Adam step for them).
 
+``--cost-seeds`` takes step 3's seeds from the velocities' segmentation costs instead of
+the frames' chosen translations (tried on coffee/111 at x2, whose slow, dark object gets
+no seed: no better, not kept).
+
 Run: cd benchmarks && python hdr_layered_estimate.py [--scales 1] [--seeds 2] [--lr-v 0.01]
-     [--no-amodal] [--only coffee/110,...]
+     [--no-amodal] [--refine-v 0] [--cost-seeds] [--estimated-only] [--only coffee/110,...]
 """
 
 from __future__ import annotations
@@ -144,17 +154,40 @@ def seeds_of(inp, paths: torch.Tensor) -> list[torch.Tensor]:
     return out
 
 
+def cost_seeds(grey: torch.Tensor, m_hr: torch.Tensor, paths: torch.Tensor,
+               ratio: float = 0.5) -> list[torch.Tensor]:
+    """Step 3, from the velocities' costs alone: one (sH, sW) bool seed per velocity, the
+    reference pixels where its label is the cheapest (:func:`segment`'s cost, every frame
+    counted) and costs less than ``ratio`` times the background's; largest component,
+    eroded by 3 pixels."""
+    empty = [torch.zeros(grey.shape[1:], dtype=torch.bool) for _ in paths]
+    _, costs = segment(grey, m_hr, list(paths), empty, iterations=0)
+    best = costs.argmin(0)
+    out = []
+    for j in range(len(paths)):
+        mask = ndimage.binary_opening(((best == j + 1) & (costs[j + 1] < ratio * costs[0])).numpy())
+        lab, n = ndimage.label(mask)
+        if n:
+            mask = lab == 1 + int(np.argmax(ndimage.sum(mask, lab, range(1, n + 1))))
+        out.append(torch.from_numpy(ndimage.binary_erosion(mask, iterations=3)))
+    return out
+
+
 def segment(grey: torch.Tensor, m_hr: torch.Tensor, vs: list[torch.Tensor],
             seeds: list[torch.Tensor], iterations: int = 6, box: int = 3,
-            keep: float = 0.8) -> tuple[list[torch.Tensor], torch.Tensor]:
+            keep: float = 0.8, refs: torch.Tensor | None = None,
+            ) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Step 4: the reference's label map, one (sH, sW) bool mask per object (later
     objects on top), and every label's cost (1 + J, sH, sW) under it. A pixel changes
-    label when another one's cost is below ``keep`` times its own."""
+    label when another one's cost is below ``keep`` times its own. ``refs`` (1 + J, sH,
+    sW): what each label shows at the reference's pixels (the layers of a first solve,
+    step 5b); the frames, the reference among them, are compared with it instead of with
+    the reference frame."""
     k, hh, ww = grey.shape
     nobj = len(vs)
     xs, ys = _grid(hh, ww)
     q = torch.stack([xs.flatten(), ys.flatten(), torch.ones(hh * ww, dtype=torch.float64)])
-    frames = range(1, k)
+    frames = range(1 if refs is None else 0, k)
     # per label and frame: squared difference to the reference and where the frame's
     # sample lies
     res, where = [], []
@@ -167,7 +200,8 @@ def segment(grey: torch.Tensor, m_hr: torch.Tensor, vs: list[torch.Tensor],
             else:
                 qx, qy = xs - i * vs[lbl - 1][0], ys - i * vs[lbl - 1][1]
             val, ok = _at(grey[i], qx, qy)
-            r_l.append(torch.where(ok, (val - grey[0]) ** 2, torch.nan))
+            ref = grey[0] if refs is None else refs[lbl]
+            r_l.append(torch.where(ok, (val - ref) ** 2, torch.nan))
             w_l.append((qx, qy))
         res.append(r_l)
         where.append(w_l)
@@ -218,6 +252,44 @@ def segment(grey: torch.Tensor, m_hr: torch.Tensor, vs: list[torch.Tensor],
     return [label == j + 1 for j in range(nobj)], costs_of(label)
 
 
+def refine_velocity(grey: torch.Tensor, v: torch.Tensor, mask: torch.Tensor,
+                    iters: int = 10) -> torch.Tensor:
+    """Step 4a: the velocity ``v`` (2,) that best carries the reference's pixels ``mask``
+    into every frame: Gauss-Newton on ``sum_i sum_q w_iq (f_i(q - i v) - r(q))^2``, the
+    weights Cauchy's on residuals in units of each frame's robust spread (median absolute
+    residual), so that samples another object covers count little. Frames where the
+    point leaves the field are left out."""
+    k, hh, ww = grey.shape
+    ys, xs = mask.nonzero(as_tuple=True)
+    ys, xs = ys.double(), xs.double()
+    ref = grey[0][mask]
+    gy, gx = torch.gradient(grey, dim=(1, 2))
+    stack = torch.stack([grey, gx, gy], 1)  # (K, 3, H, W)
+    idx = torch.arange(1, k, dtype=torch.float64)
+    v = v.double().clone()
+    for _ in range(iters):
+        px = xs[None] - idx[:, None] * v[0]
+        py = ys[None] - idx[:, None] * v[1]
+        val = sample_at(stack[1:], px, py, padding="border")  # (K-1, 3, N)
+        inside = (px >= 0) & (px <= ww - 1) & (py >= 0) & (py <= hh - 1)
+        r = val[:, 0] - ref[None]
+        spread = (r.abs().where(inside, torch.nan).nanmedian(1).values / 0.6745).clamp(min=1e-6)
+        spread = torch.nan_to_num(spread, nan=float("inf"))  # a frame the region left
+        u = r / spread[:, None]
+        w = inside / (1 + u * u) / spread[:, None] ** 2
+        jx, jy = -idx[:, None] * val[:, 1], -idx[:, None] * val[:, 2]
+        h = torch.stack([torch.stack([(w * jx * jx).sum(), (w * jx * jy).sum()]),
+                         torch.stack([(w * jx * jy).sum(), (w * jy * jy).sum()])])
+        if not bool(torch.isfinite(h).all()) or \
+                float(torch.linalg.det(h)) <= 1e-12 * float(h.diagonal().sum()) ** 2:
+            break  # no texture to fit on
+        step = -torch.linalg.solve(h, torch.stack([(w * jx * r).sum(), (w * jy * r).sum()]))
+        v = v + step.clamp(-0.5, 0.5)
+        if float(step.abs().max()) < 1e-4:
+            break
+    return v
+
+
 def amodal(masks: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[int]]:
     """Step 4b: the objects' full extents from their visible regions (disjoint masks): of
     two objects, the one whose convex hull covers more of the other's region lies below
@@ -238,7 +310,9 @@ def amodal(masks: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[int]]:
 
 
 def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
-                     fits: int = 2, lr_v: float = 0.0, full: bool = True) -> torch.Tensor | None:
+                     fits: int = 4, lr_v: float = 0.0, full: bool = True,
+                     by_cost: bool = False, refine: int = 2,
+                     relabel: bool = False) -> torch.Tensor | None:
     """The layered learned reconstruction (3, sH, sW) with the layers estimated (module
     docstring); None when no object was found. ``lr_v``: the velocities are fitted too
     (step 5); ``full``: amodal mattes (step 4b)."""
@@ -253,14 +327,14 @@ def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
         truth = torch.tensor([[-o.vx, -o.vy] for o in sb.objects], dtype=torch.float64)
         rank = [int((truth - v).norm(dim=1).argmin()) for v in paths]
         paths = truth[sorted(set(rank))]
-    seeds = seeds_of(inp, paths)
+    grey = greys(inp)
+    seeds = cost_seeds(grey, inp.m_hr, paths) if by_cost else seeds_of(inp, paths)
     keep = [j for j, s in enumerate(seeds) if int(s.sum()) >= 20]
     dup = [j for n, j in enumerate(keep) if any(float((paths[j] - paths[i]).norm()) < 0.3
                                                 for i in keep[:n])]
     keep = [j for j in keep if j not in dup]
     if not keep:
         return None
-    grey = greys(inp)
     # velocities whose region comes out empty, or better explained by another label, are
     # dropped and the rest segmented again without them; then, one at a time, the
     # smallest region if it has fewer than 200 pixels
@@ -278,6 +352,13 @@ def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
         keep = good
     if not keep:
         return None
+    paths = paths.clone()
+    for _ in range(0 if true_velocities else refine):  # step 4a
+        for n, j in enumerate(keep):
+            inner = torch.from_numpy(ndimage.binary_erosion(masks[n].numpy(), iterations=2))
+            if int(inner.sum()) >= 20:
+                paths[j] = refine_velocity(grey, paths[j], inner)
+        masks, costs = segment(grey, inp.m_hr, [paths[j] for j in keep], [seeds[j] for j in keep])
     if full:
         masks, order = amodal(masks)
         keep = [keep[n] for n in order]
@@ -293,6 +374,7 @@ def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
     lin.trust = inp.trust
     s = lin.scale
     bad = outside_field(objs, level_coverages(objs, levels), s)
+    lin_valid0 = lin.valid
     base = lin.valid * (~bad).to(lin.valid)
     lin.valid = base
     z0 = inp.x0.repeat(1, 1 + len(objs), 1, 1)
@@ -312,6 +394,24 @@ def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
         return a, solve_layers(a, lin, z0, cfg)
 
     a, z = solve(levels)
+    if relabel:  # step 5b
+        top = 0.999 / float(lin.gain.max())
+        refs = z[0].double().reshape(-1, 3, *z.shape[-2:]).clamp(max=top).mean(1)
+        masks, _ = segment(grey, inp.m_hr, list(vs), masks, refs=refs)
+        if full:
+            masks, order = amodal(masks)
+            vs = vs[order]
+        keep_obj = [n for n, m in enumerate(masks) if int(m.sum()) >= 20]
+        if not keep_obj:
+            return None
+        masks, vs = [masks[n] for n in keep_obj], vs[keep_obj]
+        objs = [translations(k, v) for v in vs]
+        levels = torch.stack([torch.from_numpy(ndimage.gaussian_filter(
+            level_set(m.double()).numpy(), SMOOTH)) for m in masks])
+        bad = outside_field(objs, level_coverages(objs, levels), s)
+        base = lin_valid0 * (~bad).to(lin_valid0)
+        z0 = inp.x0.repeat(1, 1 + len(objs), 1, 1)
+        a, z = solve(levels)
     for _ in range(fits):
         levels, vs = fit_levels(lin, vs, levels, z, lr_v=lr_v)
         objs = [translations(k, v) for v in vs]
@@ -327,6 +427,14 @@ def main() -> None:
                     help="fit the velocities with the mattes (Adam step, pixels per frame)")
     ap.add_argument("--no-amodal", action="store_true",
                     help="leave out step 4b (each object's mask stays its visible region)")
+    ap.add_argument("--cost-seeds", action="store_true",
+                    help="seeds from the velocities' costs (cost_seeds) instead of step 3")
+    ap.add_argument("--refine-v", type=int, default=2,
+                    help="rounds of step 4a (velocities refined on their regions, segmented again)")
+    ap.add_argument("--fits", type=int, default=4, help="rounds of step 5")
+    ap.add_argument("--relabel", action="store_true",
+                    help="step 5b: segment again against the layers of the first solve")
+    ap.add_argument("--estimated-only", action="store_true", help="leave out the true-velocity row")
     ap.add_argument("--only", default="", help="comma-separated bursts (photo/seed), default all")
     args = ap.parse_args()
     torch.set_num_threads(2)
@@ -341,8 +449,10 @@ def main() -> None:
             r = {"shipped learned": scores(reconstruct_hdr(dyn.burst, cfg).x[0], dyn.gt,
                                            dyn.moving)[1]}
             for label, true_v in (("layered, estimated", False),
-                                  ("layered, true velocities", True)):
-                x = layered_estimate(dyn, cfg, true_v, lr_v=args.lr_v, full=not args.no_amodal)
+                                  ("layered, true velocities", True))[:1 if args.estimated_only else 2]:
+                x = layered_estimate(dyn, cfg, true_v, lr_v=args.lr_v, full=not args.no_amodal,
+                                     by_cost=args.cost_seeds, refine=args.refine_v,
+                                     fits=args.fits, relabel=args.relabel)
                 r[label] = scores(x, dyn.gt, dyn.moving)[1] if x is not None else r["shipped learned"]
             rows.append((f"{name}/{seed}/{frames}f", r))
             print(f"{rows[-1][0]}: " + ", ".join(f"{k} {v:.2f}" for k, v in r.items())
