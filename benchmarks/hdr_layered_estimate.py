@@ -47,6 +47,10 @@ PSNR in the moving regions of ``bench_hdr.py``'s held-out bursts.
 
 ``--lr-v`` also fits the velocities at step 5 (``fit_levels``' Adam step for them).
 
+``--relabel`` (step 5b) segments the reference again after the first solve, each label
+compared with what its own layer shows instead of with the noisy reference frame (which
+then counts as one more frame), before the amodal mattes, a new solve and the fits.
+
 ``--cost-seeds`` takes step 3's seeds from the velocities' segmentation costs instead of
 the frames' chosen translations (tried on coffee/111 at x2, whose slow, dark object gets
 no seed: no better, not kept).
