@@ -51,12 +51,18 @@ PSNR in the moving regions of ``bench_hdr.py``'s held-out bursts.
 compared with what its own layer shows instead of with the noisy reference frame (which
 then counts as one more frame), before the amodal mattes, a new solve and the fits.
 
+``--normalise`` puts each frame's squared differences at step 4 in units of their median
+(the frame's noise): a label's cost is a median over the frames where it is seen, and
+those sets differ between labels while the exposures (and noise) differ up to 16 times
+(tried at x2: +0.06 dB; not the default).
+
 ``--cost-seeds`` takes step 3's seeds from the velocities' segmentation costs instead of
 the frames' chosen translations (tried on coffee/111 at x2, whose slow, dark object gets
 no seed: no better, not kept).
 
 Run: cd benchmarks && python hdr_layered_estimate.py [--scales 1] [--seeds 2] [--lr-v 0.01]
-     [--no-amodal] [--refine-v 0] [--cost-seeds] [--estimated-only] [--only coffee/110,...]
+     [--no-amodal] [--refine-v 0] [--fits 2] [--relabel] [--normalise] [--cost-seeds]
+     [--estimated-only] [--only coffee/110,...]
 """
 
 from __future__ import annotations
@@ -159,13 +165,13 @@ def seeds_of(inp, paths: torch.Tensor) -> list[torch.Tensor]:
 
 
 def cost_seeds(grey: torch.Tensor, m_hr: torch.Tensor, paths: torch.Tensor,
-               ratio: float = 0.5) -> list[torch.Tensor]:
+               ratio: float = 0.5, normalise: bool = False) -> list[torch.Tensor]:
     """Step 3, from the velocities' costs alone: one (sH, sW) bool seed per velocity, the
     reference pixels where its label is the cheapest (:func:`segment`'s cost, every frame
     counted) and costs less than ``ratio`` times the background's; largest component,
     eroded by 3 pixels."""
     empty = [torch.zeros(grey.shape[1:], dtype=torch.bool) for _ in paths]
-    _, costs = segment(grey, m_hr, list(paths), empty, iterations=0)
+    _, costs = segment(grey, m_hr, list(paths), empty, iterations=0, normalise=normalise)
     best = costs.argmin(0)
     out = []
     for j in range(len(paths)):
@@ -179,14 +185,15 @@ def cost_seeds(grey: torch.Tensor, m_hr: torch.Tensor, paths: torch.Tensor,
 
 def segment(grey: torch.Tensor, m_hr: torch.Tensor, vs: list[torch.Tensor],
             seeds: list[torch.Tensor], iterations: int = 6, box: int = 3,
-            keep: float = 0.8, refs: torch.Tensor | None = None,
+            keep: float = 0.8, refs: torch.Tensor | None = None, normalise: bool = False,
             ) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Step 4: the reference's label map, one (sH, sW) bool mask per object (later
     objects on top), and every label's cost (1 + J, sH, sW) under it. A pixel changes
     label when another one's cost is below ``keep`` times its own. ``refs`` (1 + J, sH,
     sW): what each label shows at the reference's pixels (the layers of a first solve,
     step 5b); the frames, the reference among them, are compared with it instead of with
-    the reference frame."""
+    the reference frame. ``normalise``: each frame's squared differences in units of
+    their median over the reference (mostly static background, so its noise)."""
     k, hh, ww = grey.shape
     nobj = len(vs)
     xs, ys = _grid(hh, ww)
@@ -209,6 +216,12 @@ def segment(grey: torch.Tensor, m_hr: torch.Tensor, vs: list[torch.Tensor],
             w_l.append((qx, qy))
         res.append(r_l)
         where.append(w_l)
+    if normalise:  # in units of each frame's noise: the labels' costs are medians over
+        # different sets of frames, whose exposures (and noise) differ up to 16 times
+        for n in range(len(frames)):
+            unit = float(res[0][n].nanmedian()) + 1e-30
+            for lbl in range(nobj + 1):
+                res[lbl][n] = res[lbl][n] / unit
     label = torch.zeros(hh, ww, dtype=torch.long)
     for j, s in enumerate(seeds):
         label[s] = j + 1
@@ -316,7 +329,7 @@ def amodal(masks: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[int]]:
 def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
                      fits: int = 4, lr_v: float = 0.0, full: bool = True,
                      by_cost: bool = False, refine: int = 2,
-                     relabel: bool = False) -> torch.Tensor | None:
+                     relabel: bool = False, normalise: bool = False) -> torch.Tensor | None:
     """The layered learned reconstruction (3, sH, sW) with the layers estimated (module
     docstring); None when no object was found. ``lr_v``: the velocities are fitted too
     (step 5); ``full``: amodal mattes (step 4b)."""
@@ -332,7 +345,8 @@ def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
         rank = [int((truth - v).norm(dim=1).argmin()) for v in paths]
         paths = truth[sorted(set(rank))]
     grey = greys(inp)
-    seeds = cost_seeds(grey, inp.m_hr, paths) if by_cost else seeds_of(inp, paths)
+    seeds = cost_seeds(grey, inp.m_hr, paths, normalise=normalise) if by_cost \
+        else seeds_of(inp, paths)
     keep = [j for j, s in enumerate(seeds) if int(s.sum()) >= 20]
     dup = [j for n, j in enumerate(keep) if any(float((paths[j] - paths[i]).norm()) < 0.3
                                                 for i in keep[:n])]
@@ -343,7 +357,8 @@ def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
     # dropped and the rest segmented again without them; then, one at a time, the
     # smallest region if it has fewer than 200 pixels
     while keep:
-        masks, costs = segment(grey, inp.m_hr, [paths[j] for j in keep], [seeds[j] for j in keep])
+        masks, costs = segment(grey, inp.m_hr, [paths[j] for j in keep],
+                               [seeds[j] for j in keep], normalise=normalise)
         size = [int(m.sum()) for m in masks]
         ratio = [float((costs[n + 1] / torch.cat([costs[:n + 1], costs[n + 2:]]).min(0).values
                         .clamp(min=1e-12))[masks[n]].median()) if size[n] else np.inf
@@ -362,7 +377,8 @@ def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
             inner = torch.from_numpy(ndimage.binary_erosion(masks[n].numpy(), iterations=2))
             if int(inner.sum()) >= 20:
                 paths[j] = refine_velocity(grey, paths[j], inner)
-        masks, costs = segment(grey, inp.m_hr, [paths[j] for j in keep], [seeds[j] for j in keep])
+        masks, costs = segment(grey, inp.m_hr, [paths[j] for j in keep],
+                               [seeds[j] for j in keep], normalise=normalise)
     if full:
         masks, order = amodal(masks)
         keep = [keep[n] for n in order]
@@ -401,7 +417,7 @@ def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
     if relabel:  # step 5b
         top = 0.999 / float(lin.gain.max())
         refs = z[0].double().reshape(-1, 3, *z.shape[-2:]).clamp(max=top).mean(1)
-        masks, _ = segment(grey, inp.m_hr, list(vs), masks, refs=refs)
+        masks, _ = segment(grey, inp.m_hr, list(vs), masks, refs=refs, normalise=normalise)
         if full:
             masks, order = amodal(masks)
             vs = vs[order]
@@ -438,6 +454,8 @@ def main() -> None:
     ap.add_argument("--fits", type=int, default=4, help="rounds of step 5")
     ap.add_argument("--relabel", action="store_true",
                     help="step 5b: segment again against the layers of the first solve")
+    ap.add_argument("--normalise", action="store_true",
+                    help="segment's per-frame residuals in units of the frame's median one")
     ap.add_argument("--estimated-only", action="store_true", help="leave out the true-velocity row")
     ap.add_argument("--only", default="", help="comma-separated bursts (photo/seed), default all")
     args = ap.parse_args()
@@ -456,7 +474,8 @@ def main() -> None:
                                   ("layered, true velocities", True))[:1 if args.estimated_only else 2]:
                 x = layered_estimate(dyn, cfg, true_v, lr_v=args.lr_v, full=not args.no_amodal,
                                      by_cost=args.cost_seeds, refine=args.refine_v,
-                                     fits=args.fits, relabel=args.relabel)
+                                     fits=args.fits, relabel=args.relabel,
+                                     normalise=args.normalise)
                 r[label] = scores(x, dyn.gt, dyn.moving)[1] if x is not None else r["shipped learned"]
             rows.append((f"{name}/{seed}/{frames}f", r))
             print(f"{rows[-1][0]}: " + ", ".join(f"{k} {v:.2f}" for k, v in r.items())
