@@ -42,7 +42,8 @@ script estimates both from the burst and measures what is left:
 
 Rows: the shipped learned reconstruction; the layered one with everything estimated; the
 same with the true velocities put in for the estimated ones at step 2 (each estimated one
-replaced by the nearest true one), so that the segmentation is measured alone. Mu-law
+replaced by the nearest true one, and not refined at step 4a), so that the segmentation is
+measured alone. Mu-law
 PSNR in the moving regions of ``bench_hdr.py``'s held-out bursts.
 
 ``--lr-v`` also fits the velocities at step 5 (``fit_levels``' Adam step for them).
@@ -332,7 +333,10 @@ def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
                      relabel: bool = False, normalise: bool = False) -> torch.Tensor | None:
     """The layered learned reconstruction (3, sH, sW) with the layers estimated (module
     docstring); None when no object was found. ``lr_v``: the velocities are fitted too
-    (step 5); ``full``: amodal mattes (step 4b)."""
+    (step 5); ``full``: amodal mattes (step 4b); ``refine``: rounds of step 4a (none when
+    the true velocities are put in); ``fits``: rounds of step 5; ``by_cost``,
+    ``relabel``, ``normalise``: the options of the module docstring (seeds from costs,
+    step 5b, :func:`segment`'s ``normalise``)."""
     found: dict = {}
     motion = dataclasses.replace(cfg.object_motion, trajectories=True)
     with velocities(found):
