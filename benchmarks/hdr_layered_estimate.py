@@ -327,16 +327,24 @@ def amodal(masks: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[int]]:
     return out, order
 
 
-def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
-                     fits: int = 4, lr_v: float = 0.0, full: bool = True,
-                     by_cost: bool = False, refine: int = 2,
-                     relabel: bool = False, normalise: bool = False) -> torch.Tensor | None:
-    """The layered learned reconstruction (3, sH, sW) with the layers estimated (module
-    docstring); None when no object was found. ``lr_v``: the velocities are fitted too
-    (step 5); ``full``: amodal mattes (step 4b); ``refine``: rounds of step 4a (none when
-    the true velocities are put in); ``fits``: rounds of step 5; ``by_cost``,
-    ``relabel``, ``normalise``: the options of the module docstring (seeds from costs,
-    step 5b, :func:`segment`'s ``normalise``)."""
+@dataclasses.dataclass
+class Objects:
+    """Steps 1 to 4a: the one-image preparation ``inp``, the grey frames, the velocities
+    found (V, 2) and, for the ones kept (``keep``, indices into them), their seeds and
+    visible regions in the reference."""
+
+    inp: object
+    grey: torch.Tensor
+    paths: torch.Tensor
+    seeds: list[torch.Tensor]
+    keep: list[int]
+    masks: list[torch.Tensor]
+
+
+def find_objects(sb, cfg: HDRConfig, true_velocities: bool = False, by_cost: bool = False,
+                 refine: int = 2, normalise: bool = False) -> Objects | None:
+    """Steps 1 to 4a (module docstring) on the burst ``sb``; None when no object is
+    found. The options as :func:`layered_estimate`'s."""
     found: dict = {}
     motion = dataclasses.replace(cfg.object_motion, trajectories=True)
     with velocities(found):
@@ -383,6 +391,23 @@ def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
                 paths[j] = refine_velocity(grey, paths[j], inner)
         masks, costs = segment(grey, inp.m_hr, [paths[j] for j in keep],
                                [seeds[j] for j in keep], normalise=normalise)
+    return Objects(inp, grey, paths, seeds, keep, masks)
+
+
+def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
+                     fits: int = 4, lr_v: float = 0.0, full: bool = True,
+                     by_cost: bool = False, refine: int = 2,
+                     relabel: bool = False, normalise: bool = False) -> torch.Tensor | None:
+    """The layered learned reconstruction (3, sH, sW) with the layers estimated (module
+    docstring); None when no object was found. ``lr_v``: the velocities are fitted too
+    (step 5); ``full``: amodal mattes (step 4b); ``refine``: rounds of step 4a (none when
+    the true velocities are put in); ``fits``: rounds of step 5; ``by_cost``,
+    ``relabel``, ``normalise``: the options of the module docstring (seeds from costs,
+    step 5b, :func:`segment`'s ``normalise``)."""
+    found = find_objects(sb, cfg, true_velocities, by_cost, refine, normalise)
+    if found is None:
+        return None
+    inp, grey, paths, keep, masks = found.inp, found.grey, found.paths, found.keep, found.masks
     if full:
         masks, order = amodal(masks)
         keep = [keep[n] for n in order]

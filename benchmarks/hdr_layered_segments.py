@@ -1,0 +1,66 @@
+"""What the layered estimate finds on one burst, against the truth (HDR issue, diagnosis).
+
+For each burst: the simulator's objects (velocity, radius, area of the disc at the
+reference); the velocities that ``hdr_layered_estimate.find_objects`` keeps (steps 1 to 4a)
+and, for each, the pixels of its region that lie inside each true disc and outside all of
+them (background taken by an object); and, for the true velocities, each label's cost
+(``segment``'s, every frame counted) against the background's, median inside each disc: a
+ratio near 1 means that the frames do not tell the object from the background there.
+
+Run: cd benchmarks && python hdr_layered_segments.py --scale 2 --only coffee/111,astronaut/100
+     [--true-velocities]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from bench_hdr import hdr_burst, held_out
+from hdr_layered_estimate import find_objects, segment
+from hdr_layered_oracle import mattes_of
+
+from inversa.burst.hdr import HDRConfig
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", type=int, default=2)
+    ap.add_argument("--only", default="", help="comma-separated bursts (photo/seed), default all")
+    ap.add_argument("--true-velocities", action="store_true",
+                    help="the true velocities put in for the estimated ones (as the script's row)")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    cfg = HDRConfig(method="learned", scale=args.scale)
+    for name, seed, frames in held_out(2):
+        if args.only and f"{name}/{seed}" not in args.only.split(","):
+            continue
+        sb = hdr_burst(name, seed, args.scale, frames, 2)
+        discs = mattes_of(sb, "hard") > 0.5
+        bg = ~discs.any(0)
+        truth = torch.tensor([[-o.vx, -o.vy] for o in sb.objects], dtype=torch.float64)
+        print(f"{name}/{seed}/{frames}f x{args.scale}")
+        for n, (o, d) in enumerate(zip(sb.objects, discs, strict=True)):
+            print(f"  true object {n}: velocity ({truth[n, 0]:.2f}, {truth[n, 1]:.2f}) px/frame, "
+                  f"radius {o.radius:.1f}, {int(d.sum())} px")
+        found = find_objects(sb, cfg, args.true_velocities)
+        if found is None:
+            print("  no object found")
+            continue
+        for j, m in zip(found.keep, found.masks, strict=True):
+            v = found.paths[j]
+            inside = ", ".join(f"{int((m & d).sum())} in object {n}" for n, d in enumerate(discs))
+            print(f"  kept velocity ({v[0]:.2f}, {v[1]:.2f}): {int(m.sum())} px; {inside}, "
+                  f"{int((m & bg).sum())} in the background")
+        empty = [torch.zeros(found.grey.shape[1:], dtype=torch.bool) for _ in truth]
+        _, costs = segment(found.grey, found.inp.m_hr, list(truth), empty, iterations=0)
+        for n in range(len(truth)):
+            ratio = costs[n + 1] / costs[0]
+            inside = ", ".join(f"{float(ratio[d].median()):.2f} in object {i}"
+                               for i, d in enumerate(discs))
+            print(f"  true velocity {n}: label cost / background cost, median {inside}, "
+                  f"{float(ratio[bg].median()):.2f} in the background")
+
+
+if __name__ == "__main__":
+    main()
