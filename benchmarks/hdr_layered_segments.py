@@ -4,11 +4,12 @@ For each burst: the simulator's objects (velocity, radius, area of the disc at t
 reference); the velocities that ``hdr_layered_estimate.find_objects`` keeps (steps 1 to 4a)
 and, for each, the pixels of its region that lie inside each true disc and outside all of
 them (background taken by an object); and, for the true velocities, each label's cost
-(``segment``'s, every frame counted) against the background's, median inside each disc: a
-ratio near 1 means that the frames do not tell the object from the background there.
+(``segment``'s, every frame counted) against the background's, median inside each disc and
+in the background (leaving out pixels where both are infinite): a ratio near 1 means that
+the frames do not tell the object from the background there.
 
 Run: cd benchmarks && python hdr_layered_segments.py --scale 2 --only coffee/111,astronaut/100
-     [--true-velocities]
+     [--true-velocities] [--refine-v 0]
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=int, default=2)
     ap.add_argument("--only", default="", help="comma-separated bursts (photo/seed), default all")
+    ap.add_argument("--refine-v", type=int, default=2, help="rounds of step 4a")
     ap.add_argument("--true-velocities", action="store_true",
                     help="the true velocities put in for the estimated ones (as the script's row)")
     args = ap.parse_args()
@@ -43,7 +45,7 @@ def main() -> None:
         for n, (o, d) in enumerate(zip(sb.objects, discs, strict=True)):
             print(f"  true object {n}: velocity ({truth[n, 0]:.2f}, {truth[n, 1]:.2f}) px/frame, "
                   f"radius {o.radius:.1f}, {int(d.sum())} px")
-        found = find_objects(sb, cfg, args.true_velocities)
+        found = find_objects(sb, cfg, args.true_velocities, refine=args.refine_v)
         if found is None:
             print("  no object found")
             continue
@@ -56,10 +58,10 @@ def main() -> None:
         _, costs = segment(found.grey, found.inp.m_hr, list(truth), empty, iterations=0)
         for n in range(len(truth)):
             ratio = costs[n + 1] / costs[0]
-            inside = ", ".join(f"{float(ratio[d].median()):.2f} in object {i}"
+            inside = ", ".join(f"{float(ratio[d].nanmedian()):.2f} in object {i}"
                                for i, d in enumerate(discs))
             print(f"  true velocity {n}: label cost / background cost, median {inside}, "
-                  f"{float(ratio[bg].median()):.2f} in the background")
+                  f"{float(ratio[bg].nanmedian()):.2f} in the background")
 
 
 if __name__ == "__main__":
