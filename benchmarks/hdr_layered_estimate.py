@@ -57,12 +57,15 @@ then counts as one more frame), before the amodal mattes, a new solve and the fi
 those sets differ between labels while the exposures (and noise) differ up to 16 times
 (tried at x2: +0.06 dB; not the default).
 
+``--box 5`` widens step 4's window to 5 x 5 high-resolution pixels (at x2 about the 3 x 3
+low-resolution pixels of x1; tried at x2: 32.26 -> 32.13, not kept).
+
 ``--cost-seeds`` takes step 3's seeds from the velocities' segmentation costs instead of
 the frames' chosen translations (tried on coffee/111 at x2, whose slow, dark object gets
 no seed: no better, not kept).
 
 Run: cd benchmarks && python hdr_layered_estimate.py [--scales 1] [--seeds 2] [--lr-v 0.01]
-     [--no-amodal] [--refine-v 0] [--fits 2] [--relabel] [--normalise] [--cost-seeds]
+     [--no-amodal] [--refine-v 0] [--fits 2] [--relabel] [--normalise] [--box 5] [--cost-seeds]
      [--estimated-only] [--only coffee/110,...]
 """
 
@@ -342,7 +345,7 @@ class Objects:
 
 
 def find_objects(sb, cfg: HDRConfig, true_velocities: bool = False, by_cost: bool = False,
-                 refine: int = 2, normalise: bool = False) -> Objects | None:
+                 refine: int = 2, normalise: bool = False, box: int = 3) -> Objects | None:
     """Steps 1 to 4a (module docstring) on the burst ``sb``; None when no object is
     found. The options as :func:`layered_estimate`'s."""
     found: dict = {}
@@ -370,7 +373,7 @@ def find_objects(sb, cfg: HDRConfig, true_velocities: bool = False, by_cost: boo
     # smallest region if it has fewer than 200 pixels
     while keep:
         masks, costs = segment(grey, inp.m_hr, [paths[j] for j in keep],
-                               [seeds[j] for j in keep], normalise=normalise)
+                               [seeds[j] for j in keep], box=box, normalise=normalise)
         size = [int(m.sum()) for m in masks]
         ratio = [float((costs[n + 1] / torch.cat([costs[:n + 1], costs[n + 2:]]).min(0).values
                         .clamp(min=1e-12))[masks[n]].median()) if size[n] else np.inf
@@ -390,21 +393,23 @@ def find_objects(sb, cfg: HDRConfig, true_velocities: bool = False, by_cost: boo
             if int(inner.sum()) >= 20:
                 paths[j] = refine_velocity(grey, paths[j], inner)
         masks, costs = segment(grey, inp.m_hr, [paths[j] for j in keep],
-                               [seeds[j] for j in keep], normalise=normalise)
+                               [seeds[j] for j in keep], box=box, normalise=normalise)
     return Objects(inp, grey, paths, seeds, keep, masks)
 
 
 def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
                      fits: int = 4, lr_v: float = 0.0, full: bool = True,
                      by_cost: bool = False, refine: int = 2,
-                     relabel: bool = False, normalise: bool = False) -> torch.Tensor | None:
+                     relabel: bool = False, normalise: bool = False,
+                     box: int = 3) -> torch.Tensor | None:
     """The layered learned reconstruction (3, sH, sW) with the layers estimated (module
     docstring); None when no object was found. ``lr_v``: the velocities are fitted too
     (step 5); ``full``: amodal mattes (step 4b); ``refine``: rounds of step 4a (none when
     the true velocities are put in); ``fits``: rounds of step 5; ``by_cost``,
     ``relabel``, ``normalise``: the options of the module docstring (seeds from costs,
-    step 5b, :func:`segment`'s ``normalise``)."""
-    found = find_objects(sb, cfg, true_velocities, by_cost, refine, normalise)
+    step 5b, :func:`segment`'s ``normalise``); ``box``: :func:`segment`'s window at step 4
+    (high-resolution pixels)."""
+    found = find_objects(sb, cfg, true_velocities, by_cost, refine, normalise, box)
     if found is None:
         return None
     inp, grey, paths, keep, masks = found.inp, found.grey, found.paths, found.keep, found.masks
@@ -446,7 +451,8 @@ def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
     if relabel:  # step 5b
         top = 0.999 / float(lin.gain.max())
         refs = z[0].double().reshape(-1, 3, *z.shape[-2:]).clamp(max=top).mean(1)
-        masks, _ = segment(grey, inp.m_hr, list(vs), masks, refs=refs, normalise=normalise)
+        masks, _ = segment(grey, inp.m_hr, list(vs), masks, box=box, refs=refs,
+                           normalise=normalise)
         if full:
             masks, order = amodal(masks)
             vs = vs[order]
@@ -485,6 +491,7 @@ def main() -> None:
                     help="step 5b: segment again against the layers of the first solve")
     ap.add_argument("--normalise", action="store_true",
                     help="segment's per-frame residuals in units of the frame's median one")
+    ap.add_argument("--box", type=int, default=3, help="segment's window at step 4 (pixels)")
     ap.add_argument("--estimated-only", action="store_true", help="leave out the true-velocity row")
     ap.add_argument("--only", default="", help="comma-separated bursts (photo/seed), default all")
     args = ap.parse_args()
@@ -504,7 +511,7 @@ def main() -> None:
                 x = layered_estimate(dyn, cfg, true_v, lr_v=args.lr_v, full=not args.no_amodal,
                                      by_cost=args.cost_seeds, refine=args.refine_v,
                                      fits=args.fits, relabel=args.relabel,
-                                     normalise=args.normalise)
+                                     normalise=args.normalise, box=args.box)
                 r[label] = scores(x, dyn.gt, dyn.moving)[1] if x is not None else r["shipped learned"]
             rows.append((f"{name}/{seed}/{frames}f", r))
             print(f"{rows[-1][0]}: " + ", ".join(f"{k} {v:.2f}" for k, v in r.items())
