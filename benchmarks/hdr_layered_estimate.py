@@ -160,12 +160,17 @@ def seeds_of(inp, paths: torch.Tensor) -> list[torch.Tensor]:
             member, inside = _at(took.double(), xs - i * v[0], ys - i * v[1])
             votes += member * inside
             seen += inside.double()
-        mask = ndimage.binary_opening(((votes / seen.clamp(min=1) >= VOTE) & (seen >= 1)).numpy())
-        lab, n = ndimage.label(mask)
-        if n:
-            mask = lab == 1 + int(np.argmax(ndimage.sum(mask, lab, range(1, n + 1))))
-        out.append(torch.from_numpy(ndimage.binary_erosion(mask, iterations=3)))
+        out.append(_seed((votes / seen.clamp(min=1) >= VOTE) & (seen >= 1)))
     return out
+
+
+def _seed(mask: torch.Tensor) -> torch.Tensor:
+    """A seed from candidate pixels: opened, its largest component, eroded by 3 pixels."""
+    mask = ndimage.binary_opening(mask.numpy())
+    lab, n = ndimage.label(mask)
+    if n:
+        mask = lab == 1 + int(np.argmax(ndimage.sum(mask, lab, range(1, n + 1))))
+    return torch.from_numpy(ndimage.binary_erosion(mask, iterations=3))
 
 
 def cost_seeds(grey: torch.Tensor, m_hr: torch.Tensor, paths: torch.Tensor,
@@ -177,14 +182,7 @@ def cost_seeds(grey: torch.Tensor, m_hr: torch.Tensor, paths: torch.Tensor,
     empty = [torch.zeros(grey.shape[1:], dtype=torch.bool) for _ in paths]
     _, costs = segment(grey, m_hr, list(paths), empty, iterations=0, normalise=normalise)
     best = costs.argmin(0)
-    out = []
-    for j in range(len(paths)):
-        mask = ndimage.binary_opening(((best == j + 1) & (costs[j + 1] < ratio * costs[0])).numpy())
-        lab, n = ndimage.label(mask)
-        if n:
-            mask = lab == 1 + int(np.argmax(ndimage.sum(mask, lab, range(1, n + 1))))
-        out.append(torch.from_numpy(ndimage.binary_erosion(mask, iterations=3)))
-    return out
+    return [_seed((best == j + 1) & (costs[j + 1] < ratio * costs[0])) for j in range(len(paths))]
 
 
 def segment(grey: torch.Tensor, m_hr: torch.Tensor, vs: list[torch.Tensor],
@@ -392,7 +390,7 @@ def find_objects(sb, cfg: HDRConfig, true_velocities: bool = False, by_cost: boo
             inner = torch.from_numpy(ndimage.binary_erosion(masks[n].numpy(), iterations=2))
             if int(inner.sum()) >= 20:
                 paths[j] = refine_velocity(grey, paths[j], inner)
-        masks, costs = segment(grey, inp.m_hr, [paths[j] for j in keep],
+        masks, _ = segment(grey, inp.m_hr, [paths[j] for j in keep],
                                [seeds[j] for j in keep], box=box, normalise=normalise)
     return Objects(inp, grey, paths, seeds, keep, masks)
 
@@ -418,20 +416,24 @@ def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
         keep = [keep[n] for n in order]
     k = inp.m_hr.shape[0]
     vs = paths[keep]
-    objs = [translations(k, v) for v in vs]
-    levels = torch.stack([torch.from_numpy(ndimage.gaussian_filter(
-        level_set(m.double()).numpy(), SMOOTH)) for m in masks])
-    # the layered data: every usable sample inside, but those showing object parts outside
-    # the reference's field
     with given(torch.ones_like(sb.burst.raw), None):
         lin = prepare_hdr(sb.burst, cfg, motions_hr=inp.m_hr)
     lin.trust = inp.trust
     s = lin.scale
-    bad = outside_field(objs, level_coverages(objs, levels), s)
-    lin_valid0 = lin.valid
-    base = lin.valid * (~bad).to(lin.valid)
-    lin.valid = base
-    z0 = inp.x0.repeat(1, 1 + len(objs), 1, 1)
+    valid = lin.valid
+
+    def layers(masks: list[torch.Tensor], vs: torch.Tensor,
+               ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The objects' motions, their mattes' smoothed signed distances (step 5), the
+        layered data's samples (every usable one, but those showing object parts outside
+        the reference's field) and the layers' start."""
+        objs = [translations(k, v) for v in vs]
+        levels = torch.stack([torch.from_numpy(ndimage.gaussian_filter(
+            level_set(m.double()).numpy(), SMOOTH)) for m in masks])
+        bad = outside_field(objs, level_coverages(objs, levels), s)
+        return objs, levels, valid * (~bad).to(valid), inp.x0.repeat(1, 1 + len(objs), 1, 1)
+
+    objs, levels, base, z0 = layers(masks, vs)
 
     def solve(levels: torch.Tensor) -> tuple[LayeredBurstOperator, torch.Tensor]:
         a = LayeredBurstOperator.from_levels(lin.m_hr, objs, levels, s, lin.cfa)
@@ -460,12 +462,7 @@ def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False,
         if not keep_obj:
             return None
         masks, vs = [masks[n] for n in keep_obj], vs[keep_obj]
-        objs = [translations(k, v) for v in vs]
-        levels = torch.stack([torch.from_numpy(ndimage.gaussian_filter(
-            level_set(m.double()).numpy(), SMOOTH)) for m in masks])
-        bad = outside_field(objs, level_coverages(objs, levels), s)
-        base = lin_valid0 * (~bad).to(lin_valid0)
-        z0 = inp.x0.repeat(1, 1 + len(objs), 1, 1)
+        objs, levels, base, z0 = layers(masks, vs)
         a, z = solve(levels)
     for _ in range(fits):
         levels, vs = fit_levels(lin, vs, levels, z, lr_v=lr_v)
