@@ -55,59 +55,19 @@ from common import markdown_table
 from hdr_oracle import given, oracle
 from scipy import ndimage
 
-from inversa.burst.forward import data_weights
 from inversa.burst.hdr import (
-    HDR_LAMBDA_FACTOR,
     HDRConfig,
     finish,
-    hdr_model,
     mu_law,
     prepare_hdr,
     reconstruct_hdr,
 )
-from inversa.burst.layered import LayeredBurstOperator, level_set
-from inversa.burst.reconstruct import ReconConfig, make_prior, map_solve
+from inversa.burst.layered import LayeredBurstOperator, level_set, outside_field, translations
+from inversa.burst.layered_hdr import fit_levels, solve_layers
 from inversa.burst.scene import _disc
 from inversa.burst.truth import coverages, reference_rims
 
 SMOOTH = 1.5  # Gaussian smoothing (pixels) of a segmentation's signed distance, levels_of
-
-
-class LayerTV:
-    """``map``'s colour TV on each layer of three channels apart."""
-
-    def __init__(self, layers: int):
-        self.parts = [make_prior("tv") for _ in range(layers)]
-
-    def prox(self, v: torch.Tensor, tau: float) -> torch.Tensor:
-        return torch.cat([p.prox(v[:, 3 * i:3 * i + 3], tau) for i, p in enumerate(self.parts)], 1)
-
-    def value(self, x: torch.Tensor) -> torch.Tensor:
-        return sum(p.value(x[:, 3 * i:3 * i + 3]) for i, p in enumerate(self.parts))
-
-
-def translations(k: int, v: torch.Tensor) -> torch.Tensor:
-    """(K, 3, 3) frame -> reference motions of an object moving at a constant velocity:
-    frame ``i`` shows the reference's object point ``q + i v`` at ``q``."""
-    m = torch.eye(3, dtype=torch.float64).repeat(k, 1, 1)
-    m[:, :2, 2] = torch.arange(k, dtype=torch.float64)[:, None] * v.double()
-    return m
-
-
-def outside_field(objs: list[torch.Tensor], cover: torch.Tensor, scale: int) -> torch.Tensor:
-    """(K, H/s, W/s) bool: the samples that show some part of an object (``cover`` (J, K,
-    H, W), its coverages of the frames; ``objs`` its translations) that lies outside the
-    reference's field, which no layer pixel holds."""
-    k, hh, ww = cover.shape[1:]
-    ys, xs = torch.meshgrid(torch.arange(hh, dtype=torch.float64),
-                            torch.arange(ww, dtype=torch.float64), indexing="ij")
-    off = torch.zeros(k, 1, hh, ww, dtype=torch.float64)
-    for m, c in zip(objs, cover, strict=True):
-        for i in range(k):
-            rx, ry = xs + m[i, 0, 2], ys + m[i, 1, 2]
-            out = (rx < 0) | (rx > ww - 1) | (ry < 0) | (ry > hh - 1)
-            off[i, 0] = torch.maximum(off[i, 0], c[i].double() * out)
-    return (torch.nn.functional.max_pool2d(off, scale) if scale > 1 else off)[:, 0] > 0
 
 
 def mattes_of(sb, matte: str = "exact") -> torch.Tensor:
@@ -140,45 +100,6 @@ def levels_of(sb, matte: str) -> torch.Tensor | None:
         out = [torch.from_numpy(ndimage.gaussian_filter(p.numpy(), SMOOTH)) for p in out]
     hh, ww = sb.gt.shape[-2:]
     return torch.stack(out) if out else torch.zeros(0, hh, ww, dtype=torch.float64)
-
-
-def fit_levels(inp, velocities: torch.Tensor, levels: torch.Tensor, z: torch.Tensor,
-               steps: int = 100, coarse: int = 4, lr: float = 0.05,
-               lr_v: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """The signed distances that explain the samples best with the layers ``z`` fixed:
-    ``levels + up(delta)``, ``delta`` on a grid ``coarse`` times coarser (an edge moves
-    smoothly along its contour), minimising the noise-weighted squared error of the
-    layered model's prediction over the trusted samples by ``steps`` Adam steps. The
-    objects move at ``velocities`` (J, 2) (:func:`translations`); with ``lr_v > 0`` these
-    are fitted too (Adam, that step size in pixels per frame). Returns both."""
-    hh, ww = levels.shape[-2:]
-    k = inp.m_hr.shape[0]
-    v0 = velocities.detach().double()
-    delta = torch.zeros(len(v0), 1, -(-hh // coarse), -(-ww // coarse), dtype=torch.float64,
-                        requires_grad=True)
-    # only when fitted: a motion with a graph sends every object warp down the slow path
-    dv = torch.zeros_like(v0, requires_grad=lr_v > 0)
-    y = inp.y[None].double()
-    zd = z.detach().double()
-
-    def op(lv: torch.Tensor, vs: torch.Tensor) -> LayeredBurstOperator:
-        return LayeredBurstOperator.from_levels(inp.m_hr, [translations(k, v) for v in vs], lv,
-                                                inp.scale, inp.cfa)
-
-    with torch.no_grad():
-        w, _ = data_weights(op(levels, v0)(zd), y, inp.noise, robust=False, cap=2.0, gain=inp.gain)
-        w = w * inp.valid[None].double()
-    groups = [{"params": [delta], "lr": lr}] + ([{"params": [dv], "lr": lr_v}] if lr_v > 0 else [])
-    opt = torch.optim.Adam(groups)
-    for _ in range(steps):
-        opt.zero_grad()
-        lv = levels + torch.nn.functional.interpolate(delta, size=(hh, ww), mode="bilinear")[:, 0]
-        r = op(lv, v0 + dv)(zd) - y
-        ((w * r * r).sum() / w.sum()).backward()
-        opt.step()
-    with torch.no_grad():
-        up = torch.nn.functional.interpolate(delta, size=(hh, ww), mode="bilinear")[:, 0]
-        return levels + up, v0 + dv
 
 
 def layered(sb, cfg: HDRConfig, matte: str = "exact", fit: int = 0) -> list[torch.Tensor]:
@@ -227,19 +148,6 @@ def layered(sb, cfg: HDRConfig, matte: str = "exact", fit: int = 0) -> list[torc
         z = solve_layers(a, inp, z0, cfg)
         out.append(finish(a.reference(z).float(), inp)[0])
     return out
-
-
-def solve_layers(a: LayeredBurstOperator, inp, z0: torch.Tensor, cfg: HDRConfig) -> torch.Tensor:
-    """The layers (1, 3 L, H, W) by ``cfg.method`` (module docstring) from ``z0``."""
-    if cfg.method == "learned":
-        with torch.no_grad():
-            return hdr_model(cfg.model)(inp.y, inp.cfa, inp.m_hr, inp.scale, inp.noise,
-                                        valid=inp.valid, x0=z0.float(), gain=inp.gain, operator=a)
-    rc = ReconConfig(method="map", scale=inp.scale, prior=cfg.prior, lam=cfg.lam,
-                     lam_factor=HDR_LAMBDA_FACTOR, iterations=cfg.iterations, cg_iter=cfg.cg_iter,
-                     robust=cfg.robust)
-    return map_solve(inp.y[None].double(), a, z0.double(), inp.noise, rc,
-                     inp.valid[None].double(), gain=inp.gain, prior=LayerTV(a.layers))
 
 
 def diagnose(name: str, seed: int, frames: int, scale: int, cfg: HDRConfig) -> None:

@@ -1,7 +1,8 @@
 """What the layered estimate finds on one burst, against the truth (HDR issue, diagnosis).
 
 For each burst: the simulator's objects (velocity, radius, area of the disc at the
-reference); the velocities that ``hdr_layered_estimate.find_objects`` keeps (steps 1 to 4a)
+reference); the velocities that ``hdr_layered_estimate.find_objects`` keeps (steps 1 to 4a,
+:func:`inversa.burst.objects.find_objects`)
 and, for each, the pixels of its region that lie inside each true disc and outside all of
 them (background taken by an object); and, for the true velocities, each label's cost
 (``segment``'s, every frame counted) against the background's, median inside each disc and
@@ -18,10 +19,11 @@ import argparse
 
 import torch
 from bench_hdr import hdr_burst, held_out
-from hdr_layered_estimate import find_objects, segment
+from hdr_layered_estimate import find_objects
 from hdr_layered_oracle import mattes_of
 
 from inversa.burst.hdr import HDRConfig
+from inversa.burst.objects import LayersConfig, segment
 
 
 def main() -> None:
@@ -29,6 +31,8 @@ def main() -> None:
     ap.add_argument("--scale", type=int, default=2)
     ap.add_argument("--only", default="", help="comma-separated bursts (photo/seed), default all")
     ap.add_argument("--refine-v", type=int, default=2, help="rounds of step 4a")
+    ap.add_argument("--unseen", type=float, default=0.0,
+                    help="segment's background cost where frames hardly show it (LayersConfig)")
     ap.add_argument("--true-velocities", action="store_true",
                     help="the true velocities put in for the estimated ones (as the script's row)")
     args = ap.parse_args()
@@ -45,7 +49,8 @@ def main() -> None:
         for n, (o, d) in enumerate(zip(sb.objects, discs, strict=True)):
             print(f"  true object {n}: velocity ({truth[n, 0]:.2f}, {truth[n, 1]:.2f}) px/frame, "
                   f"radius {o.radius:.1f}, {int(d.sum())} px")
-        found = find_objects(sb, cfg, args.true_velocities, refine=args.refine_v)
+        found = find_objects(sb, cfg, args.true_velocities,
+                             lcfg=LayersConfig(refine=args.refine_v, unseen=args.unseen))
         if found is None:
             print("  no object found")
             continue

@@ -123,3 +123,20 @@ def test_hdr_bad_input(bracketed, tmp_path):
     _fails(["hdr", tmp_path / "badexp.npz", "-o", tmp_path / "r.npy"], tmp_path, "exposure")
     _fails(["synth", "burst", "coffee", "-o", tmp_path / "x.npz", "--lights", "2"], tmp_path,
            "--hdr-peak")
+
+
+def test_hdr_layers_saves_the_objects_and_refuses_merge(bracketed, tmp_path):
+    """``--layers``: the moving disc found (its matte inside the moving mask), its matte and
+    velocity written with the weights; with a method that has no layered solve, refused."""
+    _ok(["hdr", bracketed / "b.npz", "-o", tmp_path / "r.npy", "--method", "map", "--layers",
+         "--save-weights", tmp_path / "w.npz"])
+    w = np.load(tmp_path / "w.npz")
+    assert w["object_mattes"].shape == (1, 64, 64) and w["object_velocities"].shape == (1, 2)
+    inside = w["object_mattes"][0] >= 0.5
+    assert inside.sum() > 50
+    # scale 1 is half the synthesized grid: the moving mask at the output's pixels
+    moving = np.load(bracketed / "b.moving.npy")[::2, ::2]
+    assert (inside & moving).sum() > 0.9 * inside.sum()
+    assert np.load(tmp_path / "r.npy").shape[:2] == (64, 64)
+    _fails(["hdr", bracketed / "b.npz", "-o", tmp_path / "r2.npy", "--method", "merge",
+            "--layers"], tmp_path, "layers")

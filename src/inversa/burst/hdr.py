@@ -28,6 +28,14 @@ recomputed with it, and displaced samples must also agree with the reference one
 being dropped there; what no displacement explains (uncovered background) stays
 distrusted. Every method uses the displaced model.
 
+Moving objects as layers (``layers``, off by default; ``map`` and ``learned``): one image
+warped per frame cannot show what an object's rim shows in the reference, a blend of
+object and background. With ``layers`` the objects that move at a constant velocity are
+found (:mod:`inversa.burst.objects`: velocities, regions, mattes) and the scene is
+reconstructed as a background plus one layer per object
+(:mod:`inversa.burst.layered_hdr`), minutes instead of seconds; where no object is found
+the one-image reconstruction is kept, with a warning.
+
 ``x`` is the radiance in units of the reference exposure: a value above 1 is a highlight
 that clipped in the reference. Alignment is exposure-aware (:func:`alignment_frames`):
 frames are divided by their exposures and clipped at the radiance that saturates the
@@ -53,7 +61,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import torch
@@ -63,6 +71,7 @@ from inversa.burst.align import AlignConfig, Alignment, MotionModel, align_burst
 from inversa.burst.forward import BurstOperator
 from inversa.burst.local_motion import LocalMotionConfig, object_flow
 from inversa.burst.merge import merge, upsample
+from inversa.burst.objects import LayersConfig
 from inversa.burst.sampling import sample_at
 from inversa.camera.burstio import Burst
 from inversa.camera.cfa import cfa_masks
@@ -147,6 +156,12 @@ class HDRConfig:
     # (inversa.burst.confidence_net): shipped weights by name or a .pt path; None, or
     # weights that are not there, keep the analytic g
     g_model: str | None = DEFAULT_G_MODEL
+    # map and learned: moving objects as layers of their own, a background and one image
+    # and matte per object, estimated from the burst (inversa.burst.objects,
+    # inversa.burst.layered_hdr); needs local_motion. Minutes instead of seconds. Off by
+    # default: see docs/benchmarks.md (HDR, layered) for what it buys and where it fails
+    layers: bool = False
+    layer_config: LayersConfig = LayersConfig()
 
     def __post_init__(self) -> None:
         if self.scale not in (1, 2, 3, 4):
@@ -162,6 +177,10 @@ class HDRConfig:
         if self.dilate < 0 or self.g_window < 1 or self.g_width <= 0 or self.g_chi <= 0:
             raise InputError("dilate >= 0, g_window >= 1, g_width > 0 and g_chi > 0 "
                              "expected", field="g_window")
+        if self.layers and (self.method not in ("map", "learned") or not self.local_motion
+                            or not self.confidence):
+            raise InputError("layers need the map or learned method with the confidence and "
+                             "the object motion on", field="layers")
 
 
 @dataclass
@@ -181,6 +200,10 @@ class HDRResult:
     used: torch.Tensor
     warnings: list[str] = field(default_factory=list)
     flow: torch.Tensor | None = None  # (K, 2, sH, sW) moving objects' own motion
+    # with layers: the objects' velocities (J, 2) (pixels per frame, frame i shows the
+    # reference's point q + i v at q) and mattes (J, sH, sW) in the reference, bottom first
+    velocities: torch.Tensor | None = None
+    mattes: torch.Tensor | None = None
 
 
 def relative_exposures(burst: Burst) -> torch.Tensor:
@@ -432,8 +455,9 @@ class HDRInputs:
     their exposures ``y`` (K', H, W), exposures ``gain``, motions ``m_hr``, data weights
     ``valid`` (usable, inside, times g), the ``merge`` start ``x0``, the noise levels, the
     raw frames, the samples to ``trust`` for the saturation bound, the moving objects'
-    displacement ``flow`` (or None), and the full-burst diagnostics for
-    :class:`HDRResult`."""
+    displacement ``flow`` (or None), the full-burst diagnostics for :class:`HDRResult`,
+    the ``usable`` samples (``valid`` without g) and the objects' velocities ``paths``
+    (the layered reconstruction's inputs, :mod:`inversa.burst.layered_hdr`)."""
 
     y: torch.Tensor
     gain: torch.Tensor
@@ -447,22 +471,28 @@ class HDRInputs:
     scale: int
     result: HDRResult  # x = x0 until a method fills it
     flow: torch.Tensor | None = None
+    usable: torch.Tensor | None = None  # (K', H, W) usable and inside, without g
+    # the objects' constant velocities (V, 2) found by the object motion's trajectories
+    # (frame i shows the reference's object point q + i v at q); None unless
+    # object_motion.trajectories is on and every frame was used
+    paths: torch.Tensor | None = None
 
 
 def trusted(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, cfa: str,
             noise: NoiseLevels, usable: torch.Tensor, inside: torch.Tensor,
-            used: torch.Tensor, config: HDRConfig,
+            used: torch.Tensor, config: HDRConfig, record: dict | None = None,
             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """The confidence ``g``, with the moving objects' own motion when ``local_motion``:
     ``(g, trust, flow)``, ``trust`` the samples whose clipping may bound the reference
     (:func:`saturation_bound`; always the analytic test), ``flow`` (K, 2, sH, sW) or None.
-    ``g`` is the learned confidence when ``config.g_model`` has weights."""
+    ``g`` is the learned confidence when ``config.g_model`` has weights. ``record``:
+    :func:`~inversa.burst.local_motion.object_flow`'s."""
     s = config.scale
     g, r = _confidence(y_n, rel, m_hr, s, cfa, noise, usable, config, inside, None)
     flow = None
     if config.local_motion:
         flow = object_flow(y_n, rel, m_hr, s, cfa, g, inside & used[:, None, None],
-                           config.object_motion)
+                           config.object_motion, record=record)
     if flow is None:
         return _learned(g, r, y_n, None, config), g, None
     g_flow, r = _confidence(y_n, rel, m_hr, s, cfa, noise, usable, config, inside, flow)
@@ -529,8 +559,10 @@ def prepare_hdr(burst: Burst, config: HDRConfig = HDRConfig(),
         m_raw = alignment.matrices
     y_n = raw / rel.reshape(-1, 1, 1)
     inside = frames_inside(m_hr, h, w, s)
+    record: dict = {}
     if config.confidence and config.method != "naive" and k > 1:
-        g, trust, flow = trusted(y_n, rel, m_hr, burst.cfa, lv, usable, inside, used, config)
+        g, trust, flow = trusted(y_n, rel, m_hr, burst.cfa, lv, usable, inside, used, config,
+                                 record=record)
     else:
         g, trust, flow = torch.ones_like(y_n), torch.ones_like(y_n), None
     ew = exposure_weights(usable, rel, m_raw)
@@ -542,7 +574,7 @@ def prepare_hdr(burst: Burst, config: HDRConfig = HDRConfig(),
               sample_weights=uk.float() * gk, saturated=~uk, flow=fk)
     result = HDRResult(x, alignment, lv, rel, sat, ew, g, used, msgs, flow)
     return HDRInputs(yk, rk, mk, uk.float() * gk, x, lv, raw[idx], trust[idx], burst.cfa, s,
-                     result, fk)
+                     result, fk, uk.float(), record.get("paths") if bool(used.all()) else None)
 
 
 def reconstruct_hdr(burst: Burst, config: HDRConfig = HDRConfig(),
@@ -575,7 +607,14 @@ def reconstruct_hdr(burst: Burst, config: HDRConfig = HDRConfig(),
         from inversa.burst.confidence_net import load_confidence_net
 
         load_confidence_net(config.g_model)  # a missing or corrupted file: say so now
-    inp = prepare_hdr(burst, config, noise, motions_hr)
+    if config.layers:  # the velocities come from the object motion's trajectories
+        motion = replace(config.object_motion, trajectories=True)
+        inp = prepare_hdr(burst, replace(config, object_motion=motion), noise, motions_hr)
+        done = _layered(inp, config)
+        if done is not None:
+            return done
+    else:
+        inp = prepare_hdr(burst, config, noise, motions_hr)
     x = inp.x0
     if config.method == "map":
         from inversa.burst.reconstruct import ReconConfig, map_solve
@@ -592,6 +631,23 @@ def reconstruct_hdr(burst: Burst, config: HDRConfig = HDRConfig(),
         with torch.no_grad():
             x = learned_solve(hdr_model(config.model), inp)
     inp.result.x = finish(x, inp)
+    return inp.result
+
+
+def _layered(inp: HDRInputs, config: HDRConfig) -> HDRResult | None:
+    """The layered reconstruction (``config.layers``), or None (with a warning in the
+    result) when it finds no moving object to put on a layer."""
+    from inversa.burst.layered_hdr import layered_hdr
+    from inversa.burst.objects import find_objects
+
+    found = find_objects(inp, config.layer_config) if inp.paths is not None else None
+    if found is None:
+        why = ("frames were left out" if not bool(inp.result.used.all()) else
+               "no object moving at a constant velocity was found")
+        inp.result.warnings.append(f"layers: {why}; one-image reconstruction")
+        return None
+    out = layered_hdr(inp, found, config, config.layer_config)
+    inp.result.x, inp.result.velocities, inp.result.mattes = out.x, out.velocities, out.mattes
     return inp.result
 
 

@@ -27,8 +27,9 @@ What it buys, measured given the true motions and mattes
 cross, ``map`` comes within 0.15 dB of the static scene at x2 and 1.1 dB short at x1, where
 one image warped per frame, given the same truths, is 0.4 and 2.1 dB short; the learned
 reconstruction (``LKRNet(..., operator=...)``) within 0.2 and 0.3 dB, and within 0.4 and
-0.8 dB from a pixel-wise segmentation of the objects (level sets, below). Nothing in
-inversa estimates the objects' motions and mattes from data yet: that is the open part.
+0.8 dB from a pixel-wise segmentation of the objects (level sets, below). Estimating the
+objects' motions and mattes from the burst: :mod:`inversa.burst.objects`, and the
+reconstruction on them, :mod:`inversa.burst.layered_hdr`.
 
 **Mattes as level sets.** A bilinear warp of an anti-aliased matte is not the matte of the
 moved object: it blurs the ramp's kinks (errors up to a quarter of the range on a
@@ -110,6 +111,37 @@ def level_coverages(objects: list[torch.Tensor], levels: torch.Tensor) -> torch.
     h, w = levels.shape[-2:]
     k = objects[0].shape[0] if objects else 0
     return torch.stack(out) if out else torch.zeros(0, k, h, w, dtype=levels.dtype)
+
+
+def translations(k: int, v: torch.Tensor) -> torch.Tensor:
+    """(K, 3, 3) frame -> reference motions of an object moving at a constant velocity
+    ``v`` (2,) (pixels per frame): frame ``i`` shows the reference's object point
+    ``q + i v`` at ``q``.
+
+    Examples
+    --------
+    >>> translations(3, torch.tensor([1.0, -0.5]))[2, :2, 2].tolist()
+    [2.0, -1.0]
+    """
+    m = torch.eye(3, dtype=torch.float64).repeat(k, 1, 1)
+    m[:, :2, 2] = torch.arange(k, dtype=torch.float64)[:, None] * v.double()
+    return m
+
+
+def outside_field(objects: list[torch.Tensor], cover: torch.Tensor, scale: int) -> torch.Tensor:
+    """(K, H/s, W/s) bool: the samples that show some part of an object lying outside the
+    reference's field, which no layer pixel holds (``cover`` (J, K, H, W) the objects'
+    coverages of the frames, ``objects`` their translations, :func:`translations`)."""
+    k, hh, ww = cover.shape[1:]
+    ys, xs = torch.meshgrid(torch.arange(hh, dtype=torch.float64),
+                            torch.arange(ww, dtype=torch.float64), indexing="ij")
+    off = torch.zeros(k, 1, hh, ww, dtype=torch.float64)
+    for m, c in zip(objects, cover, strict=True):
+        for i in range(k):
+            rx, ry = xs + m[i, 0, 2], ys + m[i, 1, 2]
+            out = (rx < 0) | (rx > ww - 1) | (ry < 0) | (ry > hh - 1)
+            off[i, 0] = torch.maximum(off[i, 0], c[i].double() * out)
+    return (torch.nn.functional.max_pool2d(off, scale) if scale > 1 else off)[:, 0] > 0
 
 
 class LayeredBurstOperator(LinearOperator):
@@ -202,4 +234,4 @@ class LayeredBurstOperator(LinearOperator):
         return torch.stack([self.frames(zb)[0] for zb in z])
 
 
-__all__ = ["LayeredBurstOperator", "level_coverages", "level_set"]
+__all__ = ["LayeredBurstOperator", "level_coverages", "level_set", "outside_field", "translations"]

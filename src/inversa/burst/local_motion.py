@@ -320,13 +320,14 @@ def trajectories(chosen: dict[int, list[tuple[torch.Tensor, int]]], tol: float =
 def object_flow(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, scale: int,
                 cfa: str, g: torch.Tensor, inside: torch.Tensor,
                 config: LocalMotionConfig = LocalMotionConfig(),
-                white: float = 0.999) -> torch.Tensor | None:
+                white: float = 0.999, record: dict | None = None) -> torch.Tensor | None:
     """Displacement fields ``u`` (K, 2, sH, sW) (x, y; zero for frame 0 and wherever the
     camera motion explains the frame), or None when no region needed one. ``y_n`` (K, h,
     w) the frames divided by their exposures ``rel``, ``m_hr`` (K, 3, 3) frame ->
     reference in HR pixels, ``g`` (K, h, w) the confidence without local motion,
     ``inside`` (K, h, w) samples that see the reference's field. See the module
-    docstring."""
+    docstring. With ``config.trajectories``, ``record["paths"]`` (when ``record`` is given)
+    receives the velocities (V, 2) of :func:`trajectories`."""
     k, h, w = y_n.shape
     s, n = scale, config.tile
     hh, ww = h * s, w * s
@@ -376,6 +377,8 @@ def object_flow(y_n: torch.Tensor, rel: torch.Tensor, m_hr: torch.Tensor, scale:
         steps[i], warps[i] = (frame, base, region, floor), warp
     if config.trajectories:  # second pass: the frame's own choices and the predictions
         paths = trajectories(chosen)
+        if record is not None:
+            record["paths"] = paths
         for i, args in steps.items():
             own = [c[0] for c in chosen[i]]
             extra = torch.cat([torch.stack(own), i * paths]) if own else i * paths

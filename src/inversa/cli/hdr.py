@@ -43,6 +43,12 @@ def hdr_cmd(
     analytic_confidence: bool = typer.Option(False, "--analytic-confidence",
                                              help="The analytic alignment confidence g "
                                                   "instead of the learned one (hdr_g)"),
+    layers: bool = typer.Option(False, "--layers",
+                                help="map/learned: moving objects as layers of their own "
+                                     "(background + one image and matte per object, "
+                                     "estimated from the burst): their rims and the "
+                                     "background behind them from every frame; takes "
+                                     "minutes"),
 ) -> None:
     """Merge a bracketed burst into the reference frame's scene radiance, in units of the
     reference exposure (a value above 1 clipped in the reference), jointly aligned,
@@ -80,7 +86,7 @@ def hdr_cmd(
         method = default_hdr_method(scale)
     config = HDRConfig(method=method, scale=scale, motion=motion,
                        confidence=not no_confidence, local_motion=not no_object_motion,
-                       **({"g_model": None} if analytic_confidence else {}))
+                       layers=layers, **({"g_model": None} if analytic_confidence else {}))
     burst = read_burst(inputs[0] if len(inputs) == 1 else list(inputs))
     if exposures is not None:
         exp = split_exposures(exposures)
@@ -94,10 +100,15 @@ def hdr_cmd(
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        with console.status(f"HDR {method} x{scale}: {burst.frames} frames"):
+        with console.status(f"HDR {method} x{scale}{', layers' if layers else ''}: "
+                            f"{burst.frames} frames"):
             result = reconstruct_hdr(burst, config, noise=lv)
     for w in result.warnings:
         console.print(f"[yellow]warning:[/] {w}")
+    if result.velocities is not None:
+        vs = ", ".join(f"({float(v[0]):.2f}, {float(v[1]):.2f})" for v in result.velocities)
+        console.print(f"layers: {len(result.velocities)} moving object(s), velocities {vs} "
+                      "pixels per frame")
     x = result.x
     with Staged() as st:
         if ext in DISPLAY_EXT:
@@ -114,6 +125,9 @@ def hdr_cmd(
                           "used": result.used.numpy()}
                 if result.flow is not None:  # (K, 2, sH, sW): x, y displacement
                     arrays["object_motion"] = result.flow.float().numpy()
+                if result.mattes is not None:  # layers: (J, sH, sW) and (J, 2)
+                    arrays["object_mattes"] = result.mattes.numpy()
+                    arrays["object_velocities"] = result.velocities.numpy()
 
                 def write_npz(p: Path) -> None:
                     with open(p, "wb") as f:

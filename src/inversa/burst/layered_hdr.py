@@ -1,0 +1,178 @@
+"""HDR reconstruction on the layered model, with the layers estimated from the burst.
+
+One radiance image warped per frame cannot show what a moving object's rim shows in the
+reference (:mod:`inversa.burst.layered`); a background and one layer per object can. With
+the objects found (:func:`~inversa.burst.objects.find_objects`: velocities, visible
+regions, amodal extents) the reconstruction is:
+
+1. mattes: each object's region as a signed distance (:func:`~inversa.burst.layered.level_set`)
+   smoothed by ``smooth`` pixels, moved into the frames as a level set;
+2. samples: every usable one (no confidence ``g``: the layered model explains the objects
+   itself), but those showing object parts outside the reference's field, which no layer
+   pixel holds (:func:`~inversa.burst.layered.outside_field`);
+3. solve (:func:`solve_layers`): the layers ``z = (B, O_1, ..., O_J)`` by ``map`` (colour
+   TV on each layer) or the learned reconstruction (``LKRNet(..., operator=...)``), all
+   started from the one-image ``merge``; then the samples the model does not explain, a
+   windowed chi-square ``mean_3x3 w (y - A z)^2 / sigma^2`` above ``chi``, are distrusted
+   and the layers solved again;
+4. mattes fitted (:func:`fit_levels`): the signed distances that explain the samples best
+   with the layers fixed, ``fits`` times, each followed by a new solve (3);
+5. the result is the layers' composite at the reference (frame 0),
+   :meth:`~inversa.burst.layered.LayeredBurstOperator.reference`, bounded below by the
+   trusted clipped samples as every method is.
+
+Measured in docs/benchmarks.md (``benchmarks/hdr_layered_estimate.py``; the HDR issue's
+moving-regions figure).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from scipy import ndimage
+
+from inversa.burst.forward import data_weights
+from inversa.burst.layered import (
+    LayeredBurstOperator,
+    level_coverages,
+    level_set,
+    outside_field,
+    translations,
+)
+from inversa.burst.local_motion import _box
+from inversa.burst.objects import LayersConfig, Objects, amodal
+
+
+class LayerTV:
+    """``map``'s colour TV on each layer of three channels apart."""
+
+    def __init__(self, layers: int):
+        from inversa.burst.reconstruct import make_prior
+
+        self.parts = [make_prior("tv") for _ in range(layers)]
+
+    def prox(self, v: torch.Tensor, tau: float) -> torch.Tensor:
+        return torch.cat([p.prox(v[:, 3 * i:3 * i + 3], tau) for i, p in enumerate(self.parts)], 1)
+
+    def value(self, x: torch.Tensor) -> torch.Tensor:
+        return sum(p.value(x[:, 3 * i:3 * i + 3]) for i, p in enumerate(self.parts))
+
+
+def solve_layers(a: LayeredBurstOperator, inp, z0: torch.Tensor, cfg) -> torch.Tensor:
+    """The layers (1, 3 L, H, W) from ``z0`` on prepared data ``inp``
+    (:class:`~inversa.burst.hdr.HDRInputs`) by ``cfg.method`` (an
+    :class:`~inversa.burst.hdr.HDRConfig`): the learned reconstruction ``cfg.model``, its
+    stages on the layered model as they are, or ``map`` with :class:`LayerTV`."""
+    from inversa.burst.hdr import HDR_LAMBDA_FACTOR, hdr_model
+    from inversa.burst.reconstruct import ReconConfig, map_solve
+
+    if cfg.method == "learned":
+        with torch.no_grad():
+            return hdr_model(cfg.model)(inp.y, inp.cfa, inp.m_hr, inp.scale, inp.noise,
+                                        valid=inp.valid, x0=z0.float(), gain=inp.gain, operator=a)
+    rc = ReconConfig(method="map", scale=inp.scale, prior=cfg.prior, lam=cfg.lam,
+                     lam_factor=HDR_LAMBDA_FACTOR, iterations=cfg.iterations, cg_iter=cfg.cg_iter,
+                     robust=cfg.robust)
+    return map_solve(inp.y[None].double(), a, z0.double(), inp.noise, rc,
+                     inp.valid[None].double(), gain=inp.gain, prior=LayerTV(a.layers))
+
+
+def fit_levels(inp, velocities: torch.Tensor, levels: torch.Tensor, z: torch.Tensor,
+               steps: int = 100, coarse: int = 4, lr: float = 0.05,
+               lr_v: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The signed distances that explain the samples best with the layers ``z`` fixed:
+    ``levels + up(delta)``, ``delta`` on a grid ``coarse`` times coarser (an edge moves
+    smoothly along its contour), minimising the noise-weighted squared error of the
+    layered model's prediction over the trusted samples by ``steps`` Adam steps. The
+    objects move at ``velocities`` (J, 2) (:func:`~inversa.burst.layered.translations`);
+    with ``lr_v > 0`` these are fitted too (Adam, that step size in pixels per frame).
+    Returns both."""
+    hh, ww = levels.shape[-2:]
+    k = inp.m_hr.shape[0]
+    v0 = velocities.detach().double()
+    delta = torch.zeros(len(v0), 1, -(-hh // coarse), -(-ww // coarse), dtype=torch.float64,
+                        requires_grad=True)
+    # only when fitted: a motion with a graph sends every object warp down the slow path
+    dv = torch.zeros_like(v0, requires_grad=lr_v > 0)
+    y = inp.y[None].double()
+    zd = z.detach().double()
+
+    def op(lv: torch.Tensor, vs: torch.Tensor) -> LayeredBurstOperator:
+        return LayeredBurstOperator.from_levels(inp.m_hr, [translations(k, v) for v in vs], lv,
+                                                inp.scale, inp.cfa)
+
+    with torch.no_grad():
+        w, _ = data_weights(op(levels, v0)(zd), y, inp.noise, robust=False, cap=2.0, gain=inp.gain)
+        w = w * inp.valid[None].double()
+    groups = [{"params": [delta], "lr": lr}] + ([{"params": [dv], "lr": lr_v}] if lr_v > 0 else [])
+    opt = torch.optim.Adam(groups)
+    for _ in range(steps):
+        opt.zero_grad()
+        lv = levels + torch.nn.functional.interpolate(delta, size=(hh, ww), mode="bilinear")[:, 0]
+        r = op(lv, v0 + dv)(zd) - y
+        ((w * r * r).sum() / w.sum()).backward()
+        opt.step()
+    with torch.no_grad():
+        up = torch.nn.functional.interpolate(delta, size=(hh, ww), mode="bilinear")[:, 0]
+        return levels + up, v0 + dv
+
+
+@dataclasses.dataclass
+class LayeredResult:
+    """The reference's radiance ``x`` (1, 3, sH, sW), the objects' velocities (J, 2)
+    (pixels per frame; frame ``i`` shows the reference's point ``q + i v`` at ``q``) and
+    their mattes (J, sH, sW) in the reference, bottom first."""
+
+    x: torch.Tensor
+    velocities: torch.Tensor
+    mattes: torch.Tensor
+
+
+def layered_hdr(inp, found: Objects, cfg, config: LayersConfig = LayersConfig(),
+                ) -> LayeredResult:
+    """Steps 1 to 5 (module docstring) on prepared data ``inp``
+    (:class:`~inversa.burst.hdr.HDRInputs`, with ``usable``) and the objects ``found``;
+    ``cfg`` the :class:`~inversa.burst.hdr.HDRConfig` (method, model, solver settings)."""
+    from inversa.burst.hdr import finish
+
+    masks, keep = found.masks, found.keep
+    if config.amodal:
+        masks, order = amodal(masks)
+        keep = [keep[n] for n in order]
+    k = inp.m_hr.shape[0]
+    vs = found.paths[keep]
+    # every usable sample, no g: the layers explain the objects
+    lin = dataclasses.replace(inp, valid=inp.usable, flow=None, m_hr=inp.m_hr.double())
+    s = lin.scale
+    objs = [translations(k, v) for v in vs]
+    levels = torch.stack([torch.from_numpy(ndimage.gaussian_filter(
+        level_set(m.double()).numpy(), config.smooth)) for m in masks])
+    bad = outside_field(objs, level_coverages(objs, levels), s)
+    base = lin.valid * (~bad).to(lin.valid)
+    z0 = inp.x0.repeat(1, 1 + len(objs), 1, 1)
+
+    def solve(levels: torch.Tensor) -> tuple[LayeredBurstOperator, torch.Tensor]:
+        a = LayeredBurstOperator.from_levels(lin.m_hr, objs, levels, s, lin.cfa)
+        lin.valid = base
+        z = solve_layers(a, lin, z0, cfg)
+        with torch.no_grad():  # samples the model does not explain
+            pred = a(z.double())
+            w, ref_var = data_weights(pred, lin.y[None].double(), lin.noise, robust=False,
+                                      gain=lin.gain)
+            chi = _box(((lin.y[None].double() - pred) ** 2 * w / ref_var)[0], 3)
+            g = (chi < config.chi).to(base)
+            g[0] = 1
+        lin.valid = base * g
+        return a, solve_layers(a, lin, z0, cfg)
+
+    a, z = solve(levels)
+    for _ in range(config.fits):
+        levels, vs = fit_levels(lin, vs, levels, z, lr_v=config.lr_v)
+        objs = [translations(k, v) for v in vs]
+        a, z = solve(levels)
+    x = finish(a.reference(z).float(), lin)
+    return LayeredResult(x, vs.float(), (levels + 0.5).clamp(0, 1).float())
+
+
+__all__ = ["LayerTV", "LayeredResult", "fit_levels", "layered_hdr", "solve_layers"]
