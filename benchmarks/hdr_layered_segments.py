@@ -31,7 +31,7 @@ def main() -> None:
     ap.add_argument("--scale", type=int, default=2)
     ap.add_argument("--only", default="", help="comma-separated bursts (photo/seed), default all")
     ap.add_argument("--refine-v", type=int, default=2, help="rounds of step 4a")
-    ap.add_argument("--unseen", type=float, default=0.0,
+    ap.add_argument("--unseen", type=float, default=LayersConfig().unseen,
                     help="segment's background cost where frames hardly show it (LayersConfig)")
     ap.add_argument("--true-velocities", action="store_true",
                     help="the true velocities put in for the estimated ones (as the script's row)")

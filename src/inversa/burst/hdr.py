@@ -610,9 +610,11 @@ def reconstruct_hdr(burst: Burst, config: HDRConfig = HDRConfig(),
     if config.layers:  # the velocities come from the object motion's trajectories
         motion = replace(config.object_motion, trajectories=True)
         inp = prepare_hdr(burst, replace(config, object_motion=motion), noise, motions_hr)
-        done = _layered(inp, config)
+        done, why = _layered(inp, config)
         if done is not None:
             return done
+        inp = prepare_hdr(burst, config, noise, motions_hr)  # as without layers
+        inp.result.warnings.append(why)
     else:
         inp = prepare_hdr(burst, config, noise, motions_hr)
     x = inp.x0
@@ -634,9 +636,9 @@ def reconstruct_hdr(burst: Burst, config: HDRConfig = HDRConfig(),
     return inp.result
 
 
-def _layered(inp: HDRInputs, config: HDRConfig) -> HDRResult | None:
-    """The layered reconstruction (``config.layers``), or None (with a warning in the
-    result) when it finds no moving object to put on a layer."""
+def _layered(inp: HDRInputs, config: HDRConfig) -> tuple[HDRResult | None, str]:
+    """The layered reconstruction (``config.layers``), or None and why when it finds no
+    moving object to put on a layer."""
     from inversa.burst.layered_hdr import layered_hdr
     from inversa.burst.objects import find_objects
 
@@ -644,11 +646,10 @@ def _layered(inp: HDRInputs, config: HDRConfig) -> HDRResult | None:
     if found is None:
         why = ("frames were left out" if not bool(inp.result.used.all()) else
                "no object moving at a constant velocity was found")
-        inp.result.warnings.append(f"layers: {why}; one-image reconstruction")
-        return None
+        return None, f"layers: {why}; one-image reconstruction"
     out = layered_hdr(inp, found, config, config.layer_config)
     inp.result.x, inp.result.velocities, inp.result.mattes = out.x, out.velocities, out.mattes
-    return inp.result
+    return inp.result, ""
 
 
 def learned_solve(net, inp: HDRInputs) -> torch.Tensor:

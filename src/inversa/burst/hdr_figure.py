@@ -29,7 +29,9 @@ def plot_hdr(burst: Burst, result: HDRResult, path: str | Path,
     """Three rows: the brackets as captured (rendered) and the moving objects' own motion
     (largest displacement over the frames, when some region got one), their trust
     ``w_k g_k`` and the confidence ``g`` (black 0, white 1; the reference's ``g`` is 1),
-    and the tone-mapped naive merge, result and ground truth (those given)."""
+    and the tone-mapped naive merge, result and ground truth (those given), and with
+    layers (``HDRConfig.layers``) the objects' mattes over the result, each with an arrow
+    to where the last frame shows it."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -38,7 +40,8 @@ def plot_hdr(burst: Burst, result: HDRResult, path: str | Path,
     titles = titles or {}
     isp = burst.isp_params()
     frames = bracket_frames(result.exposures)
-    cols = max(len(frames) + 1, 1 + (naive is not None) + (gt is not None))
+    layers = result.mattes is not None and len(result.mattes) > 0
+    cols = max(len(frames) + 1, 1 + (naive is not None) + (gt is not None) + layers)
     fig, axes = plt.subplots(3, cols, figsize=(3.0 * cols, 9.6))
     axes = axes.reshape(3, cols)
     for ax in axes.ravel():
@@ -74,6 +77,20 @@ def plot_hdr(burst: Burst, result: HDRResult, path: str | Path,
     for j, (title, x) in enumerate(row):
         axes[2, j].imshow(tonemap(x[0] if x.dim() == 4 else x, isp).permute(1, 2, 0).numpy())
         axes[2, j].set_title(title, fontsize=9)
+    if layers:  # the objects' mattes over the result, and where they move to
+        ax = axes[2, len(row)]
+        ax.imshow(tonemap(result.x[0], isp).permute(1, 2, 0).numpy())
+        k = result.exposures.shape[0]
+        for n, (m, v) in enumerate(zip(result.mattes, result.velocities, strict=True)):
+            colour = plt.cm.tab10(n % 10)
+            ax.contour(m.numpy(), levels=[0.5], colors=[colour], linewidths=1.2)
+            ys, xs = (m >= 0.5).nonzero(as_tuple=True)
+            if len(xs):  # frame k - 1 shows the reference's point q + (k - 1) v at q
+                cx, cy = float(xs.float().mean()), float(ys.float().mean())
+                ax.annotate("", xy=(cx - (k - 1) * float(v[0]), cy - (k - 1) * float(v[1])),
+                            xytext=(cx, cy), arrowprops={"arrowstyle": "->", "color": colour})
+        ax.set_title(f"layers: {len(result.mattes)} object mattes,\narrows to the last "
+                     "frame's position", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
