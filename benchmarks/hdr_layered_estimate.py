@@ -35,6 +35,11 @@ low-resolution pixels of x1; tried at x2: 32.26 -> 32.13, not kept).
 show it (``LayersConfig.unseen``; the default before it, 3, came in: the same figures
 but coffee/110 at x2, 31.70 -> 31.69).
 
+``--merge --max-ratio 0.35``: a check after the velocity refit (``LayersConfig.merge``,
+``max_ratio``): repeated velocities merged, and no layers when an object's label is not
+clearly cheaper than the others over its region (tried: +0.15 dB at x1 and +0.06 at x2
+on these bursts, +0.06 on the fresh x2 ones; not kept, see ``LayersConfig``).
+
 ``--cost-seeds`` takes step 3's seeds from the velocities' segmentation costs instead of
 the frames' chosen translations (tried on coffee/111 at x2, whose slow, dark object gets
 no seed: no better, not kept).
@@ -48,7 +53,7 @@ coffee/110, not kept) was removed when the steps moved into the package; its lin
 their static twins (the figure's reference).
 
 Run: cd benchmarks && python hdr_layered_estimate.py [--scales 1] [--seeds 2] [--lr-v 0.01]
-     [--seeds 4 --from-seed 2 --twin] [--unseen 0]
+     [--seeds 4 --from-seed 2 --twin] [--unseen 0] [--merge --max-ratio 0.35]
      [--no-amodal] [--refine-v 0] [--fits 2] [--normalise] [--box 5] [--cost-seeds]
      [--estimated-only] [--only coffee/110,...]
 """
@@ -70,19 +75,6 @@ from inversa.burst.layered_hdr import layered_hdr
 from inversa.burst.objects import LayersConfig, greys, seed_mask, segment
 
 
-@dataclasses.dataclass
-class Found:
-    """Steps 1 to 4a: the one-image preparation ``inp`` and what
-    :func:`~inversa.burst.objects.find_objects` found on it."""
-
-    inp: object
-    grey: torch.Tensor
-    paths: torch.Tensor
-    seeds: list[torch.Tensor]
-    keep: list[int]
-    masks: list[torch.Tensor]
-
-
 def cost_seeds(grey: torch.Tensor, m_hr: torch.Tensor, paths: torch.Tensor,
                ratio: float = 0.5, normalise: bool = False) -> list[torch.Tensor]:
     """Step 3, from the velocities' costs alone: one (sH, sW) bool seed per velocity, the
@@ -97,10 +89,11 @@ def cost_seeds(grey: torch.Tensor, m_hr: torch.Tensor, paths: torch.Tensor,
 
 
 def find_objects(sb, cfg: HDRConfig, true_velocities: bool = False, by_cost: bool = False,
-                 lcfg: LayersConfig = LayersConfig()) -> Found | None:
-    """Steps 1 to 4a (module docstring) on the burst ``sb``; None when no object is
-    found. ``true_velocities``: each velocity found replaced by the nearest true one (in
-    their order), not refined; ``by_cost``: seeds from :func:`cost_seeds`."""
+                 lcfg: LayersConfig = LayersConfig()) -> tuple[object, objects.Objects] | None:
+    """Steps 1 to 4a (module docstring) on the burst ``sb``: the one-image preparation
+    and the objects found, or None when none is. ``true_velocities``: each velocity found
+    replaced by the nearest true one (in their order), not refined; ``by_cost``: seeds
+    from :func:`cost_seeds`."""
     motion = dataclasses.replace(cfg.object_motion, trajectories=True)
     inp = prepare_hdr(sb.burst, dataclasses.replace(cfg, object_motion=motion))
     paths = inp.paths
@@ -116,7 +109,7 @@ def find_objects(sb, cfg: HDRConfig, true_velocities: bool = False, by_cost: boo
         grey = greys(inp.y, inp.gain, inp.cfa, inp.scale)
         seeds = cost_seeds(grey, inp.m_hr, paths, normalise=lcfg.normalise)
     found = objects.find_objects(inp, lcfg, paths, seeds)
-    return None if found is None else Found(inp, *dataclasses.astuple(found))
+    return None if found is None else (inp, found)
 
 
 def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False, by_cost: bool = False,
@@ -127,8 +120,7 @@ def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False, by_cost:
     found = find_objects(sb, cfg, true_velocities, by_cost, lcfg)
     if found is None:
         return None
-    objs = objects.Objects(found.grey, found.paths, found.seeds, found.keep, found.masks)
-    return layered_hdr(found.inp, objs, cfg, lcfg).x[0]
+    return layered_hdr(*found, cfg, lcfg).x[0]
 
 
 def main() -> None:
@@ -148,6 +140,16 @@ def main() -> None:
     ap.add_argument("--refine-v", type=int, default=2,
                     help="rounds of step 4a (velocities refined on their regions, segmented again)")
     ap.add_argument("--fits", type=int, default=4, help="rounds of step 5")
+    ap.add_argument("--max-ratio", type=float, default=LayersConfig().max_ratio,
+                    help="drop objects whose label costs more than this times the cheapest "
+                         "other one over their region")
+    ap.add_argument("--merge", action=argparse.BooleanOptionalAction,
+                    default=LayersConfig().merge,
+                    help="merge velocities that repeat each other after the refit, prune again")
+    ap.add_argument("--fit-coarse", type=int, default=LayersConfig().fit_coarse,
+                    help="step 5's grid of corrections, times coarser than the output")
+    ap.add_argument("--fit-steps", type=int, default=LayersConfig().fit_steps,
+                    help="Adam steps of each fit at step 5")
     ap.add_argument("--normalise", action="store_true",
                     help="segment's per-frame residuals in units of the frame's median one")
     ap.add_argument("--box", type=int, default=3, help="segment's window at step 4 (pixels)")
@@ -160,7 +162,9 @@ def main() -> None:
     torch.set_num_threads(2)
     lcfg = LayersConfig(lr_v=args.lr_v, amodal=not args.no_amodal, refine=args.refine_v,
                         fits=args.fits, normalise=args.normalise, box=args.box,
-                        unseen=args.unseen)
+                        unseen=args.unseen, max_ratio=args.max_ratio, merge=args.merge,
+                        fit_coarse=args.fit_coarse,
+                        fit_steps=args.fit_steps)
     for scale in (int(v) for v in args.scales.split(",")):
         cfg = HDRConfig(method="learned", scale=scale)
         rows = []

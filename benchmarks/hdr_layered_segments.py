@@ -2,15 +2,16 @@
 
 For each burst: the simulator's objects (velocity, radius, area of the disc at the
 reference); the velocities that ``hdr_layered_estimate.find_objects`` keeps (steps 1 to 4a,
-:func:`inversa.burst.objects.find_objects`)
-and, for each, the pixels of its region that lie inside each true disc and outside all of
-them (background taken by an object); and, for the true velocities, each label's cost
+:func:`inversa.burst.objects.find_objects`) and, for each, the pixels of its region that
+lie inside each true disc and outside all of them (background taken by an object) and its
+cost ratio (``Objects.ratios``: its label's cost over the cheapest other label's, median
+over its region); and, for the true velocities, each label's cost
 (``segment``'s, every frame counted) against the background's, median inside each disc and
 in the background (leaving out pixels where both are infinite): a ratio near 1 means that
 the frames do not tell the object from the background there.
 
 Run: cd benchmarks && python hdr_layered_segments.py --scale 2 --only coffee/111,astronaut/100
-     [--true-velocities] [--refine-v 0]
+     [--true-velocities] [--refine-v 0] [--seeds 4 --from-seed 2]
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ def main() -> None:
     ap.add_argument("--scale", type=int, default=2)
     ap.add_argument("--only", default="", help="comma-separated bursts (photo/seed), default all")
     ap.add_argument("--refine-v", type=int, default=2, help="rounds of step 4a")
+    ap.add_argument("--max-ratio", type=float, default=LayersConfig().max_ratio)
+    ap.add_argument("--merge", action="store_true", default=LayersConfig().merge)
+    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--from-seed", type=int, default=0,
+                    help="leave out each photo's first bursts (2: fresh bursts, with --seeds 4)")
     ap.add_argument("--unseen", type=float, default=LayersConfig().unseen,
                     help="segment's background cost where frames hardly show it (LayersConfig)")
     ap.add_argument("--true-velocities", action="store_true",
@@ -38,8 +44,9 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(2)
     cfg = HDRConfig(method="learned", scale=args.scale)
-    for name, seed, frames in held_out(2):
-        if args.only and f"{name}/{seed}" not in args.only.split(","):
+    for name, seed, frames in held_out(args.seeds):
+        if (args.only and f"{name}/{seed}" not in args.only.split(",")) or \
+                seed % 10 < args.from_seed:
             continue
         sb = hdr_burst(name, seed, args.scale, frames, 2)
         discs = mattes_of(sb, "hard") > 0.5
@@ -50,17 +57,19 @@ def main() -> None:
             print(f"  true object {n}: velocity ({truth[n, 0]:.2f}, {truth[n, 1]:.2f}) px/frame, "
                   f"radius {o.radius:.1f}, {int(d.sum())} px")
         found = find_objects(sb, cfg, args.true_velocities,
-                             lcfg=LayersConfig(refine=args.refine_v, unseen=args.unseen))
+                             lcfg=LayersConfig(refine=args.refine_v, unseen=args.unseen,
+                                               max_ratio=args.max_ratio, merge=args.merge))
         if found is None:
             print("  no object found")
             continue
-        for j, m in zip(found.keep, found.masks, strict=True):
+        inp, found = found
+        for j, m, c in zip(found.keep, found.masks, found.ratios, strict=True):
             v = found.paths[j]
             inside = ", ".join(f"{int((m & d).sum())} in object {n}" for n, d in enumerate(discs))
             print(f"  kept velocity ({v[0]:.2f}, {v[1]:.2f}): {int(m.sum())} px; {inside}, "
-                  f"{int((m & bg).sum())} in the background")
+                  f"{int((m & bg).sum())} in the background; cost ratio {c:.2f}")
         empty = [torch.zeros(found.grey.shape[1:], dtype=torch.bool) for _ in truth]
-        _, costs = segment(found.grey, found.inp.m_hr, list(truth), empty, iterations=0)
+        _, costs = segment(found.grey, inp.m_hr, list(truth), empty, iterations=0)
         for n in range(len(truth)):
             ratio = costs[n + 1] / costs[0]
             inside = ", ".join(f"{float(ratio[d].nanmedian()):.2f} in object {i}"

@@ -7,10 +7,17 @@ import math
 import pytest
 import torch
 
-from inversa.burst.hdr import HDRConfig, mu_law, reconstruct_hdr
+from inversa.burst.hdr import HDRConfig, mu_law, prepare_hdr, reconstruct_hdr
 from inversa.burst.hdr_figure import plot_hdr
 from inversa.burst.layered import outside_field, translations
-from inversa.burst.objects import LayersConfig, amodal, refine_velocity, seed_mask, segment
+from inversa.burst.objects import (
+    LayersConfig,
+    amodal,
+    find_objects,
+    refine_velocity,
+    seed_mask,
+    segment,
+)
 from inversa.burst.sampling import sample_at
 from inversa.burst.scene import _disc
 from inversa.burst.synth import SynthConfig, split_exposures, synthesize_burst
@@ -163,3 +170,20 @@ def test_layered_learned_finds_the_object_and_beats_the_one_image_reconstruction
     assert gain > 0.5, gain
     plot_hdr(sb.burst, lay, tmp_path / "layers.png")  # with the mattes' panel
     assert (tmp_path / "layers.png").stat().st_size > 1000
+
+
+def test_find_objects_prunes_objects_the_frames_do_not_tell_apart():
+    """``max_ratio`` (after the refit, with ``merge``): an object whose label is not clearly
+    cheaper than the others over its region is dropped (0: every one); ``ratios`` reports
+    that cost ratio."""
+    cfg = SynthConfig(scale=2, frames=9, exposures=split_exposures("1,4,1/4...", 9),
+                      hdr_peak=4.0, lights=1, moving_objects=1)
+    sb = synthesize_burst(bundled("astronaut"), cfg, seed=3, box=(40, 40, 128, 128))
+    motion = dataclasses.replace(HDRConfig().object_motion, trajectories=True)
+    inp = prepare_hdr(sb.burst, HDRConfig(method="learned", scale=2, object_motion=motion))
+    found = find_objects(inp, LayersConfig(merge=True))
+    assert found is not None and len(found.keep) == 1 and len(found.ratios) == 1
+    # measured 0.39: this object gains 1.19 dB from its layer (the test above), so a
+    # max_ratio of 0.35, between the tuning bursts' winners and losers, would lose it
+    assert 0.2 < found.ratios[0] < 0.5
+    assert find_objects(inp, LayersConfig(merge=True, max_ratio=0.35)) is None

@@ -33,8 +33,8 @@ warped per frame cannot show what an object's rim shows in the reference, a blen
 object and background. With ``layers`` the objects that move at a constant velocity are
 found (:mod:`inversa.burst.objects`: velocities, regions, mattes) and the scene is
 reconstructed as a background plus one layer per object
-(:mod:`inversa.burst.layered_hdr`), minutes instead of seconds; where no object is found
-the one-image reconstruction is kept, with a warning.
+(:mod:`inversa.burst.layered_hdr`), a minute or more instead of seconds; where no object
+is found the one-image reconstruction is kept, with a warning.
 
 ``x`` is the radiance in units of the reference exposure: a value above 1 is a highlight
 that clipped in the reference. Alignment is exposure-aware (:func:`alignment_frames`):
@@ -158,7 +158,7 @@ class HDRConfig:
     g_model: str | None = DEFAULT_G_MODEL
     # map and learned: moving objects as layers of their own, a background and one image
     # and matte per object, estimated from the burst (inversa.burst.objects,
-    # inversa.burst.layered_hdr); needs local_motion. Minutes instead of seconds. Off by
+    # inversa.burst.layered_hdr); needs local_motion. A minute or more, not seconds. Off by
     # default: see docs/benchmarks.md (HDR, layered) for what it buys and where it fails
     layers: bool = False
     layer_config: LayersConfig = LayersConfig()
@@ -645,7 +645,8 @@ def _layered(inp: HDRInputs, config: HDRConfig) -> tuple[HDRResult | None, str]:
     found = find_objects(inp, config.layer_config) if inp.paths is not None else None
     if found is None:
         why = ("frames were left out" if not bool(inp.result.used.all()) else
-               "no object moving at a constant velocity was found")
+               "no object was found that moves at a constant velocity and that the frames "
+               "tell apart from its surroundings")
         return None, f"layers: {why}; one-image reconstruction"
     out = layered_hdr(inp, found, config, config.layer_config)
     inp.result.x, inp.result.velocities, inp.result.mattes = out.x, out.velocities, out.mattes

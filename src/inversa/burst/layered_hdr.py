@@ -168,7 +168,8 @@ def layered_hdr(inp, found: Objects, cfg, config: LayersConfig = LayersConfig(),
 
     a, z = solve(levels)
     for _ in range(config.fits):
-        levels, vs = fit_levels(lin, vs, levels, z, lr_v=config.lr_v)
+        levels, vs = fit_levels(lin, vs, levels, z, steps=config.fit_steps,
+                                coarse=config.fit_coarse, lr_v=config.lr_v)
         objs = [translations(k, v) for v in vs]
         a, z = solve(levels)
     x = finish(a.reference(z).float(), lin)

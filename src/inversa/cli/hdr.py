@@ -47,8 +47,8 @@ def hdr_cmd(
                                 help="map/learned: moving objects as layers of their own "
                                      "(background + one image and matte per object, "
                                      "estimated from the burst): their rims and the "
-                                     "background behind them from every frame; takes "
-                                     "minutes"),
+                                     "background behind them from every frame; takes a "
+                                     "minute or more"),
 ) -> None:
     """Merge a bracketed burst into the reference frame's scene radiance, in units of the
     reference exposure (a value above 1 clipped in the reference), jointly aligned,
