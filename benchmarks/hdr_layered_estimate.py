@@ -40,6 +40,9 @@ but coffee/110 at x2, 31.70 -> 31.69).
 clearly cheaper than the others over its region (tried: +0.15 dB at x1 and +0.06 at x2
 on these bursts, +0.06 on the fresh x2 ones; not kept, see ``LayersConfig``).
 
+``--via-config``: the layered row through ``reconstruct_hdr(..., HDRConfig(layers=True))``,
+the path of ``inversa hdr --layers``, with its time alone.
+
 ``--cost-seeds`` takes step 3's seeds from the velocities' segmentation costs instead of
 the frames' chosen translations (tried on coffee/111 at x2, whose slow, dark object gets
 no seed: no better, not kept).
@@ -53,7 +56,7 @@ coffee/110, not kept) was removed when the steps moved into the package; its lin
 their static twins (the figure's reference).
 
 Run: cd benchmarks && python hdr_layered_estimate.py [--scales 1] [--seeds 2] [--lr-v 0.01]
-     [--seeds 4 --from-seed 2 --twin] [--unseen 0] [--merge --max-ratio 0.35]
+     [--seeds 4 --from-seed 2 --twin] [--unseen 0] [--merge --max-ratio 0.35] [--via-config]
      [--no-amodal] [--refine-v 0] [--fits 2] [--normalise] [--box 5] [--cost-seeds]
      [--estimated-only] [--only coffee/110,...]
 """
@@ -129,6 +132,9 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--from-seed", type=int, default=0,
                     help="leave out each photo's first bursts (2: fresh bursts, with --seeds 4)")
+    ap.add_argument("--via-config", action="store_true",
+                    help="the layered row through reconstruct_hdr(HDRConfig(layers=True)), "
+                         "as inversa hdr --layers runs it, timed alone")
     ap.add_argument("--twin", action="store_true",
                     help="also the shipped learned reconstruction of the static twin")
     ap.add_argument("--lr-v", type=float, default=0.0,
@@ -178,7 +184,14 @@ def main() -> None:
                                            dyn.moving)[1]}
             for label, true_v in (("layered, estimated", False),
                                   ("layered, true velocities", True))[:1 if args.estimated_only else 2]:
-                x = layered_estimate(dyn, cfg, true_v, args.cost_seeds, lcfg)
+                if args.via_config and not true_v:
+                    t1 = time.time()
+                    x = reconstruct_hdr(dyn.burst, dataclasses.replace(
+                        cfg, layers=True, layer_config=lcfg)).x[0]
+                    print(f"{name}/{seed}: inversa hdr --layers path, {time.time() - t1:.0f} s",
+                          flush=True)
+                else:
+                    x = layered_estimate(dyn, cfg, true_v, args.cost_seeds, lcfg)
                 r[label] = scores(x, dyn.gt, dyn.moving)[1] if x is not None else r["shipped learned"]
             if args.twin:
                 static = hdr_burst(name, seed, scale, frames, 0)
