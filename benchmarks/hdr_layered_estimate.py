@@ -32,8 +32,11 @@ those sets differ between labels while the exposures (and noise) differ up to 16
 low-resolution pixels of x1; tried at x2: 32.26 -> 32.13, not kept).
 
 ``--unseen 0``: the segmentation's background cost infinite where fewer than two frames
-show it (``LayersConfig.unseen``; the default before it, 3, came in: the same figures
-but coffee/110 at x2, 31.70 -> 31.69).
+show it, as before ``LayersConfig.unseen`` (now 3) came in; ``hdr_layered_estimate.out.txt``
+ran so, and 3 gives the same figures but coffee/110 at x2 (31.70 -> 31.69).
+
+``--fit-coarse 2`` / ``8``: step 5's corrections on a grid 2 or 8 times coarser than the
+output instead of 4 (tried at x1: worse, not kept).
 
 ``--merge --max-ratio 0.35``: a check after the velocity refit (``LayersConfig.merge``,
 ``max_ratio``): repeated velocities merged, and no layers when an object's label is not
@@ -57,6 +60,7 @@ their static twins (the figure's reference).
 
 Run: cd benchmarks && python hdr_layered_estimate.py [--scales 1] [--seeds 2] [--lr-v 0.01]
      [--seeds 4 --from-seed 2 --twin] [--unseen 0] [--merge --max-ratio 0.35] [--via-config]
+     [--fit-coarse 8]
      [--no-amodal] [--refine-v 0] [--fits 2] [--normalise] [--box 5] [--cost-seeds]
      [--estimated-only] [--only coffee/110,...]
 """
