@@ -141,28 +141,30 @@ def main() -> None:
                          "as inversa hdr --layers runs it, timed alone")
     ap.add_argument("--twin", action="store_true",
                     help="also the shipped learned reconstruction of the static twin")
-    ap.add_argument("--lr-v", type=float, default=0.0,
+    ap.add_argument("--lr-v", type=float, default=LayersConfig().lr_v,
                     help="fit the velocities with the mattes (Adam step, pixels per frame)")
     ap.add_argument("--no-amodal", action="store_true",
                     help="leave out step 4b (each object's mask stays its visible region)")
     ap.add_argument("--cost-seeds", action="store_true",
                     help="seeds from the velocities' costs (cost_seeds) instead of step 3")
-    ap.add_argument("--refine-v", type=int, default=2,
+    ap.add_argument("--refine-v", type=int, default=LayersConfig().refine,
                     help="rounds of step 4a (velocities refined on their regions, segmented again)")
-    ap.add_argument("--fits", type=int, default=4, help="rounds of step 5")
+    ap.add_argument("--fits", type=int, default=LayersConfig().fits, help="rounds of step 5")
     ap.add_argument("--max-ratio", type=float, default=LayersConfig().max_ratio,
-                    help="drop objects whose label costs more than this times the cheapest "
-                         "other one over their region")
+                    help="with --merge: no layers when an object's label costs more than "
+                         "this times the cheapest other one over its region")
     ap.add_argument("--merge", action=argparse.BooleanOptionalAction,
                     default=LayersConfig().merge,
-                    help="merge velocities that repeat each other after the refit, prune again")
+                    help="after the refit: merge velocities that repeat each other, drop "
+                         "emptied regions, check --max-ratio")
     ap.add_argument("--fit-coarse", type=int, default=LayersConfig().fit_coarse,
                     help="step 5's grid of corrections, times coarser than the output")
     ap.add_argument("--fit-steps", type=int, default=LayersConfig().fit_steps,
                     help="Adam steps of each fit at step 5")
     ap.add_argument("--normalise", action="store_true",
                     help="segment's per-frame residuals in units of the frame's median one")
-    ap.add_argument("--box", type=int, default=3, help="segment's window at step 4 (pixels)")
+    ap.add_argument("--box", type=int, default=LayersConfig().box,
+                    help="segment's window at step 4 (pixels)")
     ap.add_argument("--unseen", type=float, default=LayersConfig().unseen,
                     help="segment's background cost where frames hardly show it, in units of "
                          "its median (0: infinite)")

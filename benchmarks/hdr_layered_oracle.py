@@ -64,10 +64,13 @@ from inversa.burst.hdr import (
 )
 from inversa.burst.layered import LayeredBurstOperator, level_set, outside_field, translations
 from inversa.burst.layered_hdr import fit_levels, solve_layers
+from inversa.burst.objects import LayersConfig
 from inversa.burst.scene import _disc
 from inversa.burst.truth import coverages, reference_rims
 
-SMOOTH = 1.5  # Gaussian smoothing (pixels) of a segmentation's signed distance, levels_of
+# Gaussian smoothing (pixels) of a segmentation's signed distance (levels_of), as the
+# layered estimate smooths its own
+SMOOTH = LayersConfig().smooth
 
 
 def mattes_of(sb, matte: str = "exact") -> torch.Tensor:

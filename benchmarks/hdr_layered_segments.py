@@ -31,7 +31,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=int, default=2)
     ap.add_argument("--only", default="", help="comma-separated bursts (photo/seed), default all")
-    ap.add_argument("--refine-v", type=int, default=2, help="rounds of step 4a")
+    ap.add_argument("--refine-v", type=int, default=LayersConfig().refine,
+                    help="rounds of step 4a")
     ap.add_argument("--max-ratio", type=float, default=LayersConfig().max_ratio)
     ap.add_argument("--merge", action="store_true", default=LayersConfig().merge)
     ap.add_argument("--seeds", type=int, default=2)

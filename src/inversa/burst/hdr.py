@@ -642,7 +642,7 @@ def _layered(inp: HDRInputs, config: HDRConfig) -> tuple[HDRResult | None, str]:
     from inversa.burst.layered_hdr import layered_hdr
     from inversa.burst.objects import find_objects
 
-    found = find_objects(inp, config.layer_config) if inp.paths is not None else None
+    found = find_objects(inp, config.layer_config)
     if found is None:
         why = ("frames were left out" if not bool(inp.result.used.all()) else
                "no object was found that moves at a constant velocity and that the frames "

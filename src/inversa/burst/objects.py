@@ -43,8 +43,7 @@ The settings were chosen in exploratory runs on the benchmark's held-out bursts.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -339,7 +338,7 @@ class Objects:
     masks: list[torch.Tensor]
     # each kept object's cost over the cheapest other label's, median over its region
     # (near 1: the frames hardly tell it from what surrounds it)
-    ratios: list[float] = dataclasses.field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
 
 
 def find_objects(inp, config: LayersConfig = LayersConfig(), paths: torch.Tensor | None = None,
