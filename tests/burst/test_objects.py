@@ -150,8 +150,8 @@ def test_without_an_object_found_the_one_image_result_is_kept_with_a_warning():
 
 
 def test_layered_learned_finds_the_object_and_beats_the_one_image_reconstruction(tmp_path):
-    """A 128 x 128 dynamic burst at x2 (measured: velocity off by 0.05 pixels per frame,
-    matte IoU 0.73 with the disc, 1049 pixels for its 792; moving regions 40.23 -> 41.42
+    """A 128 x 128 dynamic burst at x2 (measured: velocity off by 0.04 pixels per frame,
+    matte IoU 0.85 with the disc, 903 pixels for its 792; moving regions 40.22 -> 41.86
     dB mu-law)."""
     cfg = SynthConfig(scale=2, frames=9, exposures=split_exposures("1,4,1/4...", 9),
                       hdr_peak=4.0, lights=1, moving_objects=1)
@@ -183,7 +183,7 @@ def test_find_objects_prunes_objects_the_frames_do_not_tell_apart():
     inp = prepare_hdr(sb.burst, HDRConfig(method="learned", scale=2, object_motion=motion))
     found = find_objects(inp, LayersConfig(merge=True))
     assert found is not None and len(found.keep) == 1 and len(found.ratios) == 1
-    # measured 0.39: this object gains 1.19 dB from its layer (the test above), so a
-    # max_ratio of 0.35, between the tuning bursts' winners and losers, would lose it
+    # measured 0.30 (0.39 before two frames' camera motion was recovered, test_align_recon):
+    # this object gains 1.64 dB from its layer (the test above)
     assert 0.2 < found.ratios[0] < 0.5
-    assert find_objects(inp, LayersConfig(merge=True, max_ratio=0.35)) is None
+    assert find_objects(inp, LayersConfig(merge=True, max_ratio=0.2)) is None

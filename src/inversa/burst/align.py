@@ -31,7 +31,13 @@ the outlier. With ``candidates = n > 1`` every frame starts from the ``n - 1`` h
 separate phase-correlation peaks and from no motion, each start is refined as above, and
 the frame keeps the motion whose truncated-quadratic residual over *all* its samples is
 lowest (:func:`_hypothesis_cost`): the motion that explains most of the image, which is
-the camera's when the objects cover less of it than the background does.
+the camera's when the objects cover less of it than the background does. The peaks can
+all miss the camera's motion (an object of other colours, clipping, a short noisy
+exposure), so each frame then also starts from the translation that explains it best on
+a coarse grid (an exhaustive search of the same cost, :func:`_search`) and from the
+motion of the other frame that explains it best (``borrow`` rounds, :func:`_borrow`: a
+handheld camera shakes about one place, and frames an object did not capture lead the
+others back to the background).
 
 After convergence each frame gets an overlap fraction and a normalised cross-correlation
 with the aligned reference; frames below ``min_overlap``, or whose correlation is below
@@ -77,6 +83,10 @@ class AlignConfig:
     # > 1: start from this many phase-correlation peaks (and no motion), refine each and
     # keep, per frame, the one that explains most of the image (see _hypothesis_cost)
     candidates: int = 1
+    # with candidates > 1: rounds in which each frame also starts from the best translation
+    # of a coarse search (first round) and from the motion of the other frame that
+    # explains it best (_borrow)
+    borrow: int = 2
 
     def __post_init__(self) -> None:
         if self.model not in N_PARAMS:
@@ -434,6 +444,66 @@ def align_burst(raw: torch.Tensor, config: AlignConfig = AlignConfig(),
     return Alignment(*(t.clone() for t in (out.matrices, out.ok, out.overlap, out.ncc)))
 
 
+def _search(work: torch.Tensor, offs: torch.Tensor, stride: float,
+            norm: tuple[float, float, float], side: int = 64) -> torch.Tensor:
+    """Per frame of ``work[1:]``, the translation (normalised, (K - 1, 3, 3)) of least
+    :func:`_hypothesis_cost` on a grid: the frames averaged down by 2 until their smaller
+    side is at most ``side``, shifts of whole pixels of that level up to a quarter of it."""
+    frames, ref = work[1:], work[0]
+    while min(frames.shape[-2:]) > side:
+        frames, ref = F.avg_pool2d(frames, 2), F.avg_pool2d(ref[None], 2)[0]
+        offs, stride = offs + stride / 2, 2 * stride
+    dt = frames.dtype
+    r = max(min(frames.shape[-2:]) // 4, 1)
+    steps = torch.arange(-r, r + 1, dtype=dt) * stride / norm[2]
+    sy, sx = torch.meshgrid(steps, steps, indexing="ij")
+    hyp = torch.eye(3, dtype=dt).repeat(sx.numel(), 1, 1)
+    hyp[:, 0, 2], hyp[:, 1, 2] = sx.reshape(-1), sy.reshape(-1)
+    best = []
+    for f in frames:
+        lv = _Level(f[None].expand(len(hyp), -1, -1, -1), ref, stride, offs)
+        best.append(hyp[_hypothesis_cost(lv, hyp, norm).argmin()])
+    return torch.stack(best)
+
+
+def _borrow(work: torch.Tensor, offs: torch.Tensor, stride: float, hn: torch.Tensor,
+            overlap: torch.Tensor, ncc: torch.Tensor, norm: tuple[float, float, float],
+            config: AlignConfig, gens: torch.Tensor,
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Motions ``hn`` (K - 1, 3, 3, normalised) of the frames ``work[1:]`` that moving
+    objects captured, put back on the camera's: in each of ``config.borrow`` rounds every
+    frame starts from the motion of the other frame whose motion explains it best
+    (:func:`_hypothesis_cost` at full resolution), and in the first also from
+    :func:`_search`'s translation, each refined as the first starts were; a frame keeps a
+    result that explains it better than the motion it has (by 1 %, so that equally good
+    motions are not traded). Returns the motions, overlaps and NCCs."""
+    k1 = hn.shape[0]
+    finest = _Level(work[1:], work[0], stride, offs)
+    levels = _pyramid(work[1:], work[0], config.min_size, offs, stride)
+    cost = _hypothesis_cost(finest, hn, norm)
+    searched = _search(work, offs, stride, norm)
+    for rnd in range(config.borrow):
+        # cross[i, j]: how well frame j's motion explains frame i
+        cross = torch.stack([_hypothesis_cost(finest, hn[j].expand(k1, 3, 3), norm)
+                             for j in range(k1)], 1)
+        cross.fill_diagonal_(float("inf"))
+        starts = [hn[cross.argmin(1)]] + ([searched] if rnd == 0 else [])
+        improved = False
+        for h2 in starts:
+            for lv in levels:
+                h2, ov2, nc2 = _gn_level(lv, h2, norm, config, gens)
+            c2 = _hypothesis_cost(finest, h2, norm)
+            better = c2 < 0.99 * cost
+            improved = improved or bool(better.any())
+            hn = torch.where(better[:, None, None], h2, hn)
+            overlap = torch.where(better, ov2, overlap)
+            ncc = torch.where(better, nc2, ncc)
+            cost = torch.where(better, c2, cost)
+        if not improved:
+            break
+    return hn, overlap, ncc
+
+
 def _align(raw: torch.Tensor, config: AlignConfig, init: torch.Tensor | None,
            exposure: torch.Tensor | None) -> Alignment:
     """Implementation of :func:`align_burst`."""
@@ -485,6 +555,8 @@ def _align(raw: torch.Tensor, config: AlignConfig, init: torch.Tensor | None,
         best = _hypothesis_cost(lv, hn, norm).reshape(k - 1, n).argmin(dim=1)
         pick = torch.arange(k - 1) * n + best
         hn, overlap, ncc = hn[pick], overlap[pick], ncc[pick]
+        if k > 2 and config.borrow > 0:
+            hn, overlap, ncc = _borrow(work, offs, stride, hn, overlap, ncc, norm, config, gens)
     m = torch.cat([torch.eye(3, dtype=dt)[None], t @ hn @ tinv])
     overlap = torch.cat([torch.ones(1), overlap.float()])
     ncc = torch.cat([torch.ones(1, dtype=ncc.dtype), ncc])

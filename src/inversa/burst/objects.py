@@ -74,8 +74,9 @@ class LayersConfig:
     # bursts, 0.21, and the smallest where they lost, 0.50;
     # benchmarks/hdr_layered_segments_all.out.txt) x1 35.66 -> 35.81, x2 32.26 -> 32.32 on
     # them and 32.96 -> 33.02 on the fresh x2 ones, but an object with a ratio of 0.39
-    # gains 1.19 dB from its layer (tests/burst/test_objects.py), so the threshold does not
-    # separate (docs/benchmarks.md)
+    # gained 1.19 dB from its layer (tests/burst/test_objects.py), so the threshold did not
+    # separate (docs/benchmarks.md; all measured before the alignment's borrowed starts,
+    # align._borrow, with which that object's ratio is 0.30 and its gain 1.64 dB)
     max_ratio: float = 1.0
     merge: bool = False
     box: int = 3  # window of the segmentation's costs (high-resolution pixels)
