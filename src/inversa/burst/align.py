@@ -387,19 +387,25 @@ def _hypothesis_cost(lv: _Level, hn: torch.Tensor, norm: tuple[float, float, flo
     reference, and ``sigma`` the frame's noise (``1.4826 MAD`` of its Laplacian over
     ``sqrt(20)``): a truncated quadratic, so the motion that explains the most of the
     image wins, whatever the rest does."""
-    b, c, h, w = lv.frames.shape
+    b, c = lv.frames.shape[:2]
     dt = lv.frames.dtype
     nx, ny = _level_points(lv, norm)
     ux, uy, _, _ = project(hn, nx, ny, torch.zeros(1, 3, 3, dtype=dt))
     px, py, valid = _on_level(ux, uy, lv, norm)
     iw = _sample(lv.ref[None].expand(b, -1, -1, -1), px, py)
     r = lv.frames.reshape(b, c, -1) - iw
-    lap = torch.tensor([[0, 1.0, 0], [1, -4, 1], [0, 1, 0]], dtype=dt).view(1, 1, 3, 3)
-    hp = F.conv2d(lv.frames.reshape(b * c, 1, h, w), lap).reshape(b, -1)
-    tau = 3 * 1.4826 * hp.abs().median(dim=1).values / 20 ** 0.5
-    tau2 = (tau ** 2).clamp(min=1e-12).view(-1, 1, 1)
+    tau2 = _tau2(lv.frames).view(-1, 1, 1)
     cost = torch.where(valid, torch.minimum(r * r, tau2), tau2)
     return cost.mean(dim=(1, 2))
+
+
+def _tau2(frames: torch.Tensor) -> torch.Tensor:
+    """(B,) squared truncation ``tau^2`` of :func:`_hypothesis_cost` for frames (B, C, h, w)."""
+    b, c, h, w = frames.shape
+    lap = torch.tensor([[0, 1.0, 0], [1, -4, 1], [0, 1, 0]], dtype=frames.dtype).view(1, 1, 3, 3)
+    hp = F.conv2d(frames.reshape(b * c, 1, h, w), lap).reshape(b, -1)
+    tau = 3 * 1.4826 * hp.abs().median(dim=1).values / 20 ** 0.5
+    return (tau ** 2).clamp(min=1e-12)
 
 
 def _match(y: torch.Tensor, iw: torch.Tensor, valid: torch.Tensor,
@@ -454,16 +460,21 @@ def _search(work: torch.Tensor, offs: torch.Tensor, stride: float,
         frames, ref = F.avg_pool2d(frames, 2), F.avg_pool2d(ref[None], 2)[0]
         offs, stride = offs + stride / 2, 2 * stride
     dt = frames.dtype
-    r = max(min(frames.shape[-2:]) // 4, 1)
-    steps = torch.arange(-r, r + 1, dtype=dt) * stride / norm[2]
-    sy, sx = torch.meshgrid(steps, steps, indexing="ij")
-    hyp = torch.eye(3, dtype=dt).repeat(sx.numel(), 1, 1)
-    hyp[:, 0, 2], hyp[:, 1, 2] = sx.reshape(-1), sy.reshape(-1)
-    best = []
-    for f in frames:
-        lv = _Level(f[None].expand(len(hyp), -1, -1, -1), ref, stride, offs)
-        best.append(hyp[_hypothesis_cost(lv, hyp, norm).argmin()])
-    return torch.stack(best)
+    k1, _, h, w = frames.shape
+    r = max(min(h, w) // 4, 1)
+    # a whole-pixel shift samples the reference exactly: its shifted copies (NaN outside)
+    tau2 = _tau2(frames).view(-1, 1, 1, 1)
+    pad = F.pad(ref[None], (r, r, r, r), value=float("nan"))[0]
+    cost = torch.empty(k1, 2 * r + 1, 2 * r + 1, dtype=dt)
+    for i in range(2 * r + 1):
+        for j in range(2 * r + 1):
+            d2 = (frames - pad[:, i:i + h, j:j + w]) ** 2
+            cost[:, i, j] = torch.where(d2.isnan(), tau2, torch.minimum(d2, tau2)).mean((1, 2, 3))
+    best = cost.reshape(k1, -1).argmin(1)
+    out = torch.eye(3, dtype=dt).repeat(k1, 1, 1)
+    out[:, 0, 2] = (best % (2 * r + 1) - r).to(dt) * stride / norm[2]
+    out[:, 1, 2] = (best // (2 * r + 1) - r).to(dt) * stride / norm[2]
+    return out
 
 
 def _borrow(work: torch.Tensor, offs: torch.Tensor, stride: float, hn: torch.Tensor,
@@ -473,18 +484,22 @@ def _borrow(work: torch.Tensor, offs: torch.Tensor, stride: float, hn: torch.Ten
     """Motions ``hn`` (K - 1, 3, 3, normalised) of the frames ``work[1:]`` that moving
     objects captured, put back on the camera's: in each of ``config.borrow`` rounds every
     frame starts from the motion of the other frame whose motion explains it best
-    (:func:`_hypothesis_cost` at full resolution), and in the first also from
-    :func:`_search`'s translation, each refined as the first starts were; a frame keeps a
-    result that explains it better than the motion it has (by 1 %, so that equally good
-    motions are not traded). Returns the motions, overlaps and NCCs."""
+    (:func:`_hypothesis_cost` on a pyramid level of at most 256 pixels), and in the first
+    also from :func:`_search`'s translation, each refined as the first starts were; a
+    frame keeps a result that explains it better at full resolution than the motion it
+    has (by 1 %, so that equally good motions are not traded). Returns the motions,
+    overlaps and NCCs."""
     k1 = hn.shape[0]
-    finest = _Level(work[1:], work[0], stride, offs)
     levels = _pyramid(work[1:], work[0], config.min_size, offs, stride)
+    finest = levels[-1]
+    # the other frames' motions are only ranked, on a level of at most 256 pixels (the
+    # finest for frames that small): (K - 1)^2 costs
+    small = ([lv for lv in levels if min(lv.frames.shape[-2:]) <= 256] or levels[:1])[-1]
     cost = _hypothesis_cost(finest, hn, norm)
     searched = _search(work, offs, stride, norm)
     for rnd in range(config.borrow):
         # cross[i, j]: how well frame j's motion explains frame i
-        cross = torch.stack([_hypothesis_cost(finest, hn[j].expand(k1, 3, 3), norm)
+        cross = torch.stack([_hypothesis_cost(small, hn[j].expand(k1, 3, 3), norm)
                              for j in range(k1)], 1)
         cross.fill_diagonal_(float("inf"))
         starts = [hn[cross.argmin(1)]] + ([searched] if rnd == 0 else [])
