@@ -77,7 +77,8 @@ class LayersConfig:
     # gained 1.19 dB from its layer (tests/burst/test_objects.py), so the threshold did not
     # separate (docs/benchmarks.md; all measured before the alignment's borrowed starts,
     # align._borrow, with which that object's ratio is 0.30 and its gain 1.64 dB, and the
-    # check gives fresh x2 32.96 -> 33.12, x1 unchanged, tuning x1 35.66 -> 35.81, x2 32.29)
+    # check gives fresh x2 32.96 -> 33.12, x1 unchanged, tuning x1 35.66 -> 35.81, x2
+    # 32.28 -> 32.29)
     max_ratio: float = 1.0
     merge: bool = False
     box: int = 3  # window of the segmentation's costs (high-resolution pixels)
