@@ -34,7 +34,8 @@ def main() -> None:
     ap.add_argument("--refine-v", type=int, default=LayersConfig().refine,
                     help="rounds of step 4a")
     ap.add_argument("--max-ratio", type=float, default=LayersConfig().max_ratio)
-    ap.add_argument("--merge", action="store_true", default=LayersConfig().merge)
+    ap.add_argument("--merge", action=argparse.BooleanOptionalAction,
+                    default=LayersConfig().merge)
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--from-seed", type=int, default=0,
                     help="leave out each photo's first bursts (2: fresh bursts, with --seeds 4)")

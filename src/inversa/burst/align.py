@@ -478,12 +478,13 @@ def _search(work: torch.Tensor, offs: torch.Tensor, stride: float,
 
 
 def _borrow(work: torch.Tensor, offs: torch.Tensor, stride: float, hn: torch.Tensor,
-            overlap: torch.Tensor, ncc: torch.Tensor, norm: tuple[float, float, float],
-            config: AlignConfig, gens: torch.Tensor,
+            cost: torch.Tensor, overlap: torch.Tensor, ncc: torch.Tensor,
+            norm: tuple[float, float, float], config: AlignConfig, gens: torch.Tensor,
             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Motions ``hn`` (K - 1, 3, 3, normalised) of the frames ``work[1:]`` that moving
-    objects captured, put back on the camera's: in each of ``config.borrow`` rounds every
-    frame starts from the motion of the other frame whose motion explains it best
+    """Motions ``hn`` (K - 1, 3, 3, normalised; ``cost`` their :func:`_hypothesis_cost` at
+    full resolution, as the first starts were chosen by) of the frames ``work[1:]`` that
+    moving objects captured, put back on the camera's: in each of ``config.borrow`` rounds
+    every frame starts from the motion of the other frame whose motion explains it best
     (:func:`_hypothesis_cost` on a pyramid level of at most 256 pixels), and in the first
     also from :func:`_search`'s translation, each refined as the first starts were; a
     frame keeps a result that explains it better at full resolution than the motion it
@@ -495,7 +496,6 @@ def _borrow(work: torch.Tensor, offs: torch.Tensor, stride: float, hn: torch.Ten
     # the other frames' motions are only ranked, on a level of at most 256 pixels (the
     # finest for frames that small): (K - 1)^2 costs
     small = ([lv for lv in levels if min(lv.frames.shape[-2:]) <= 256] or levels[:1])[-1]
-    cost = _hypothesis_cost(finest, hn, norm)
     searched = _search(work, offs, stride, norm)
     for rnd in range(config.borrow):
         # cross[i, j]: how well frame j's motion explains frame i
@@ -567,11 +567,12 @@ def _align(raw: torch.Tensor, config: AlignConfig, init: torch.Tensor | None,
     for lv in _pyramid(frames, work[0], config.min_size, offs, stride):
         hn, overlap, ncc = _gn_level(lv, hn, norm, config, gens)
     if n > 1:
-        best = _hypothesis_cost(lv, hn, norm).reshape(k - 1, n).argmin(dim=1)
+        cost, best = _hypothesis_cost(lv, hn, norm).reshape(k - 1, n).min(dim=1)
         pick = torch.arange(k - 1) * n + best
         hn, overlap, ncc = hn[pick], overlap[pick], ncc[pick]
         if k > 2 and config.borrow > 0:
-            hn, overlap, ncc = _borrow(work, offs, stride, hn, overlap, ncc, norm, config, gens)
+            hn, overlap, ncc = _borrow(work, offs, stride, hn, cost, overlap, ncc, norm,
+                                       config, gens)
     m = torch.cat([torch.eye(3, dtype=dt)[None], t @ hn @ tinv])
     overlap = torch.cat([torch.ones(1), overlap.float()])
     ncc = torch.cat([torch.ones(1, dtype=ncc.dtype), ncc])

@@ -70,15 +70,10 @@ class LayersConfig:
     # object's label costs more than max_ratio times the cheapest other one over its
     # region (median; the frames do not tell it from what surrounds it), no object is
     # returned (no layers). Before the refit objects above a ratio of 1 are dropped.
-    # Off: with 0.35 (between the largest ratio where the layers gained on the tuning
-    # bursts, 0.21, and the smallest where they lost, 0.50;
-    # benchmarks/hdr_layered_segments_all.out.txt) x1 35.66 -> 35.81, x2 32.26 -> 32.32 on
-    # them and 32.96 -> 33.02 on the fresh x2 ones, but an object with a ratio of 0.39
-    # gained 1.19 dB from its layer (tests/burst/test_objects.py), so the threshold did not
-    # separate (docs/benchmarks.md; all measured before the alignment's borrowed starts,
-    # align._borrow, with which that object's ratio is 0.30 and its gain 1.64 dB, and the
-    # check gives fresh x2 32.96 -> 33.12, x1 unchanged, tuning x1 35.66 -> 35.81, x2
-    # 32.28 -> 32.29)
+    # Off by default. 0.35 (between the largest ratio where the layers gained on the
+    # tuning bursts, 0.21, and the smallest where they lost, 0.50) is measured in
+    # docs/benchmarks.md (HDR, layered) and benchmarks/hdr_layered_estimate_variants.out.txt:
+    # since the aligner's second starts no burst loses with it, tuning or fresh
     max_ratio: float = 1.0
     merge: bool = False
     box: int = 3  # window of the segmentation's costs (high-resolution pixels)
