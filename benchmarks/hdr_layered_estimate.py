@@ -56,10 +56,12 @@ coffee/110, not kept) was removed when the steps moved into the package; its lin
 
 ``--seeds 4 --from-seed 2 --twin``: six fresh bursts of the held-out photos (seeds 102,
 103, 112, ...), never used to choose anything, with the shipped learned reconstruction of
-their static twins (the figure's reference).
+their static twins (the figure's reference); ``--held-still`` adds the twin with the
+same objects held still in the scene (``bench_hdr.py``'s other twin: the dynamic burst's
+ground truth, every frame seeing the objects where the reference shows them).
 
 Run: cd benchmarks && python hdr_layered_estimate.py [--scales 1] [--seeds 2] [--lr-v 0.01]
-     [--seeds 4 --from-seed 2 --twin] [--unseen 0] [--merge --max-ratio 0.35] [--via-config]
+     [--seeds 4 --from-seed 2 --twin [--held-still]] [--unseen 0] [--merge --max-ratio 0.35] [--via-config]
      [--fit-coarse 8]
      [--no-amodal] [--refine-v 0] [--fits 2] [--normalise] [--box 5] [--cost-seeds]
      [--estimated-only] [--only coffee/110,...]
@@ -168,6 +170,8 @@ def main() -> None:
     ap.add_argument("--unseen", type=float, default=LayersConfig().unseen,
                     help="segment's background cost where frames hardly show it, in units of "
                          "its median (0: infinite)")
+    ap.add_argument("--held-still", action="store_true",
+                    help="with --twin: also the twin with the objects held still")
     ap.add_argument("--estimated-only", action="store_true", help="leave out the true-velocity row")
     ap.add_argument("--only", default="", help="comma-separated bursts (photo/seed), default all")
     args = ap.parse_args()
@@ -203,6 +207,10 @@ def main() -> None:
                 static = hdr_burst(name, seed, scale, frames, 0)
                 r["static twin"] = scores(reconstruct_hdr(static.burst, cfg).x[0], static.gt,
                                           dyn.moving)[1]
+            if args.twin and args.held_still:
+                still = hdr_burst(name, seed, scale, frames, 2, True)
+                r["objects held still"] = scores(reconstruct_hdr(still.burst, cfg).x[0],
+                                                 still.gt, dyn.moving)[1]
             rows.append((f"{name}/{seed}/{frames}f", r))
             print(f"{rows[-1][0]}: " + ", ".join(f"{k} {v:.2f}" for k, v in r.items())
                   + f" ({time.time() - t0:.0f} s)", flush=True)
@@ -214,8 +222,11 @@ def main() -> None:
         print(markdown_table(["burst", *labels], table))
         if args.twin:
             mean = {k: float(np.mean([r[k] for _, r in rows])) for k in labels}
-            for k in labels[:-1]:
-                print(f"{k} vs the static twin: {mean[k] - mean['static twin']:+.2f} dB")
+            twins = [k for k in ("static twin", "objects held still") if k in mean]
+            for k in labels:
+                if k not in twins:
+                    print(f"{k} vs " + ", ".join(f"the {t}: {mean[k] - mean[t]:+.2f} dB"
+                                                 for t in twins))
 
 
 if __name__ == "__main__":

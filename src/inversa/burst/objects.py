@@ -70,12 +70,11 @@ class LayersConfig:
     # object's label costs more than max_ratio times the cheapest other one over its
     # region (median; the frames do not tell it from what surrounds it), no object is
     # returned (no layers). Before the refit objects above a ratio of 1 are dropped.
-    # Off by default. 0.35 (between the largest ratio where the layers gained on the
-    # tuning bursts, 0.21, and the smallest where they lost, 0.50) is measured in
-    # docs/benchmarks.md (HDR, layered) and benchmarks/hdr_layered_estimate_variants.out.txt:
-    # since the aligner's second starts no burst loses with it, tuning or fresh
-    max_ratio: float = 1.0
-    merge: bool = False
+    # 0.35 lies between the largest ratio where the layers gained on the tuning bursts
+    # (0.21) and the smallest where they lost (0.50); no burst loses with it, tuning or
+    # fresh (docs/benchmarks.md, HDR, layered; hdr_layered_estimate_variants.out.txt)
+    max_ratio: float = 0.35
+    merge: bool = True
     box: int = 3  # window of the segmentation's costs (high-resolution pixels)
     keep: float = 0.8  # a pixel changes label when another costs below keep x its own
     iterations: int = 6  # rounds of the segmentation
