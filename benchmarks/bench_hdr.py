@@ -36,7 +36,11 @@ Methods, side by side on the same bursts, blind (noise estimated from the refere
 Also: wall time of ``map`` HDR beside the burst reconstruction's (``inversa burst``'s map,
 TV, same burst), and a figure of one dynamic burst (docs/figures/hdr_compare.png).
 
-Run: python benchmarks/bench_hdr.py [--seeds 2]
+``--layers`` adds ``map`` and learned with ``inversa hdr --layers`` (moving objects as
+layers, ``inversa.burst.layered_hdr``; the one-image result where no object is found),
+scored against the same twins (reconstructed without it: they have no moving object).
+
+Run: python benchmarks/bench_hdr.py [--seeds 2] [--layers]
 """
 
 from __future__ import annotations
@@ -67,7 +71,8 @@ FIG = Path(__file__).resolve().parent.parent / "docs" / "figures"
 LABELS = {"naive": "naive (no g)", "merge": "merge (g)", "map": "map (g)",
           "map-analytic": "map (analytic g)",
           "map-camera": "map (g), camera motion only", "learned": "learned (g)",
-          "learned-analytic": "learned (analytic g)"}
+          "learned-analytic": "learned (analytic g)",
+          "map-layers": "map, --layers", "learned-layers": "learned, --layers"}
 B = 16  # border excluded from the scores
 
 
@@ -144,7 +149,7 @@ def hdr_burst(name: str, seed: int, scale: int, frames: int, moving: int,
 
 
 def run_burst(name: str, seed: int, scale: int, frames: int, moving: int, out: dict,
-              figure: bool = False) -> None:
+              figure: bool = False, layers: bool = False) -> None:
     sb = hdr_burst(name, seed, scale, frames, moving)
     b, gt = sb.burst, sb.gt
     rel = relative_exposures(b)
@@ -153,12 +158,16 @@ def run_burst(name: str, seed: int, scale: int, frames: int, moving: int, out: d
     res = {}
     methods = ["naive", "merge", "map", "map-analytic"] + (["map-camera"] if moving else []) \
         + (["learned", "learned-analytic"] if has_hdr_model() else [])
+    if layers:  # inversa hdr --layers (moving objects as layers; falls back to one image)
+        methods += [m + "-layers" for m in ("map", "learned") if m in methods]
     for m in methods:
         t0 = time.perf_counter()
         if m == "map-camera":
             cfg = HDRConfig(method="map", scale=scale, local_motion=False)
         elif m.endswith("-analytic"):  # the analytic g instead of the learned confidence
             cfg = HDRConfig(method=m.split("-")[0], scale=scale, g_model=None)
+        elif m.endswith("-layers"):
+            cfg = HDRConfig(method=m.split("-")[0], scale=scale, layers=True)
         else:
             cfg = HDRConfig(method=m, scale=scale)
         res[m] = reconstruct_hdr(b, cfg)
@@ -228,6 +237,8 @@ def summarise(out: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--layers", action="store_true",
+                    help="also map and learned with --layers (a minute or more per burst)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     out: dict = {}
@@ -236,7 +247,7 @@ def main() -> None:
         for moving in (0, 2):
             for name, seed, frames in held_out(args.seeds):
                 run_burst(name, seed, scale, frames, moving, out,
-                          figure=first and moving and scale == 2)
+                          figure=first and moving and scale == 2, layers=args.layers)
                 if moving and scale == 2:
                     first = False
                 print(f"done x{scale} moving={moving} {name} seed {seed}", flush=True)

@@ -43,6 +43,8 @@ output instead of 4 (tried at x1: worse, not kept).
 clearly cheaper than the others over its region (tried: +0.15 dB at x1 and +0.06 at x2
 on these bursts, +0.06 on the fresh x2 ones; not kept, see ``LayersConfig``).
 
+``--method map``: every row with ``map`` (TV) instead of the learned reconstruction.
+
 ``--via-config``: the layered row through ``reconstruct_hdr(..., HDRConfig(layers=True))``,
 the path of ``inversa hdr --layers``, with its time alone.
 
@@ -61,8 +63,8 @@ same objects held still in the scene (``bench_hdr.py``'s other twin: the dynamic
 ground truth, every frame seeing the objects where the reference shows them).
 
 Run: cd benchmarks && python hdr_layered_estimate.py [--scales 1] [--seeds 2] [--lr-v 0.01]
-     [--seeds 4 --from-seed 2 --twin [--held-still]] [--unseen 0] [--merge --max-ratio 0.35] [--via-config]
-     [--fit-coarse 8]
+     [--seeds 4 --from-seed 2 --twin [--held-still]] [--method map] [--unseen 0]
+     [--merge --max-ratio 0.35] [--via-config] [--fit-coarse 8]
      [--no-amodal] [--refine-v 0] [--fits 2] [--normalise] [--box 5] [--cost-seeds]
      [--estimated-only] [--only coffee/110,...]
 """
@@ -170,6 +172,9 @@ def main() -> None:
     ap.add_argument("--unseen", type=float, default=LayersConfig().unseen,
                     help="segment's background cost where frames hardly show it, in units of "
                          "its median (0: infinite)")
+    ap.add_argument("--method", default="learned", choices=("learned", "map"),
+                    help="the reconstruction of every row (map: its one-image row is 'map, "
+                         "one image')")
     ap.add_argument("--held-still", action="store_true",
                     help="with --twin: also the twin with the objects held still")
     ap.add_argument("--estimated-only", action="store_true", help="leave out the true-velocity row")
@@ -182,7 +187,8 @@ def main() -> None:
                         fit_coarse=args.fit_coarse,
                         fit_steps=args.fit_steps)
     for scale in (int(v) for v in args.scales.split(",")):
-        cfg = HDRConfig(method="learned", scale=scale)
+        cfg = HDRConfig(method=args.method, scale=scale)
+        one = "shipped learned" if args.method == "learned" else "map, one image"
         rows = []
         for name, seed, frames in held_out(args.seeds):
             if (args.only and f"{name}/{seed}" not in args.only.split(",")) or \
@@ -190,7 +196,7 @@ def main() -> None:
                 continue
             t0 = time.time()
             dyn = hdr_burst(name, seed, scale, frames, 2)
-            r = {"shipped learned": scores(reconstruct_hdr(dyn.burst, cfg).x[0], dyn.gt,
+            r = {one: scores(reconstruct_hdr(dyn.burst, cfg).x[0], dyn.gt,
                                            dyn.moving)[1]}
             for label, true_v in (("layered, estimated", False),
                                   ("layered, true velocities", True))[:1 if args.estimated_only else 2]:
@@ -202,7 +208,7 @@ def main() -> None:
                           flush=True)
                 else:
                     x = layered_estimate(dyn, cfg, true_v, args.cost_seeds, lcfg)
-                r[label] = scores(x, dyn.gt, dyn.moving)[1] if x is not None else r["shipped learned"]
+                r[label] = scores(x, dyn.gt, dyn.moving)[1] if x is not None else r[one]
             if args.twin:
                 static = hdr_burst(name, seed, scale, frames, 0)
                 r["static twin"] = scores(reconstruct_hdr(static.burst, cfg).x[0], static.gt,
@@ -217,7 +223,7 @@ def main() -> None:
         labels = list(rows[0][1])
         table = [[b, *(f"{r[k]:.2f}" for k in labels)] for b, r in rows]
         table.append(["mean", *(f"{np.mean([r[k] for _, r in rows]):.2f}" for k in labels)])
-        print(f"\nx{scale}, learned, mu-law PSNR (dB) in the moving regions (a burst where no "
+        print(f"\nx{scale}, {args.method}, mu-law PSNR (dB) in the moving regions (a burst where no "
               "object is found keeps the shipped result)")
         print(markdown_table(["burst", *labels], table))
         if args.twin:

@@ -128,8 +128,9 @@ def test_hdr_bad_input(bracketed, tmp_path):
 def test_hdr_layers_saves_the_objects_and_refuses_merge(bracketed, tmp_path):
     """``--layers``: the moving disc found (its matte inside the moving mask), its matte and
     velocity written with the weights; with a method that has no layered solve, refused."""
-    _ok(["hdr", bracketed / "b.npz", "-o", tmp_path / "r.npy", "--method", "map", "--layers",
-         "--save-weights", tmp_path / "w.npz"])
+    res = _ok(["hdr", bracketed / "b.npz", "-o", tmp_path / "r.npy", "--method", "map",
+               "--layers", "--save-weights", tmp_path / "w.npz"])
+    assert "note: moving objects" not in res.output
     w = np.load(tmp_path / "w.npz")
     assert w["object_mattes"].shape == (1, 64, 64) and w["object_velocities"].shape == (1, 2)
     inside = w["object_mattes"][0] >= 0.5
@@ -140,3 +141,13 @@ def test_hdr_layers_saves_the_objects_and_refuses_merge(bracketed, tmp_path):
     assert np.load(tmp_path / "r.npy").shape[:2] == (64, 64)
     _fails(["hdr", bracketed / "b.npz", "-o", tmp_path / "r2.npy", "--method", "merge",
             "--layers"], tmp_path, "layers")
+
+
+def test_hdr_points_to_layers_when_objects_move(bracketed, tmp_path):
+    """Without ``--layers``, a burst whose objects got a motion of their own says that
+    ``--layers`` exists; without object motion it does not."""
+    res = _ok(["hdr", bracketed / "b.npz", "-o", tmp_path / "r.npy", "--method", "map"])
+    assert "note: moving objects were found; --layers" in res.output
+    res = _ok(["hdr", bracketed / "b.npz", "-o", tmp_path / "r2.npy", "--method", "map",
+               "--no-object-motion"])
+    assert "note: moving objects" not in res.output

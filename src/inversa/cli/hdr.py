@@ -105,6 +105,11 @@ def hdr_cmd(
             result = reconstruct_hdr(burst, config, noise=lv)
     for w in result.warnings:
         console.print(f"[yellow]warning:[/] {w}")
+    if not layers and method in ("map", "learned") and result.flow is not None \
+            and bool(result.flow.abs().sum() > 0):
+        console.print("note: moving objects were found; --layers puts them on layers of "
+                      "their own (closer to a static scene in the regions they cross, "
+                      "docs/hdr.md; takes a minute or more)")
     if result.velocities is not None:
         vs = ", ".join(f"({float(v[0]):.2f}, {float(v[1]):.2f})" for v in result.velocities)
         console.print(f"layers: {len(result.velocities)} moving object(s), velocities {vs} "
