@@ -520,9 +520,12 @@ def _learned(g: torch.Tensor, r: Residuals, y_n: torch.Tensor, moved: torch.Tens
 
 def prepare_hdr(burst: Burst, config: HDRConfig = HDRConfig(),
                 noise: NoiseLevels | None = None,
-                motions_hr: torch.Tensor | None = None) -> HDRInputs:
+                motions_hr: torch.Tensor | None = None,
+                aligned: Alignment | None = None) -> HDRInputs:
     """Exposures, saturation masks, exposure-aware alignment (unless ``motions_hr`` is
-    given), confidence ``g`` and the ``merge`` start: everything but the solve."""
+    given, or ``aligned``: this burst's alignment by an earlier call with the same
+    ``motion`` and ``align_candidates``), confidence ``g`` and the ``merge`` start:
+    everything but the solve."""
     rel = relative_exposures(burst)
     raw = burst.raw.float()
     k, h, w = raw.shape
@@ -544,7 +547,8 @@ def prepare_hdr(burst: Burst, config: HDRConfig = HDRConfig(),
         m_raw = m_hr.clone()
     else:
         acfg = AlignConfig(model=config.motion, candidates=config.align_candidates)
-        alignment = align_burst(alignment_frames(raw, rel), acfg)
+        alignment = aligned if aligned is not None else \
+            align_burst(alignment_frames(raw, rel), acfg)
         # frames of other exposures correlate less with the reference (noise, clipping):
         # only the overlap decides; g discounts whatever does not match
         used = alignment.overlap >= acfg.min_overlap
@@ -613,7 +617,8 @@ def reconstruct_hdr(burst: Burst, config: HDRConfig = HDRConfig(),
         done, why = _layered(inp, config)
         if done is not None:
             return done
-        inp = prepare_hdr(burst, config, noise, motions_hr)  # as without layers
+        # as without layers (the same alignment: the trajectories change only g's test)
+        inp = prepare_hdr(burst, config, noise, motions_hr, aligned=inp.result.alignment)
         inp.result.warnings.append(why)
     else:
         inp = prepare_hdr(burst, config, noise, motions_hr)
