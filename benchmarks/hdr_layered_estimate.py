@@ -38,10 +38,10 @@ ran so, and 3 gives the same figures but coffee/110 at x2 (31.70 -> 31.69).
 ``--fit-coarse 2`` / ``8``: step 5's corrections on a grid 2 or 8 times coarser than the
 output instead of 4 (tried at x1: worse, not kept).
 
-``--merge --max-ratio 0.35``: a check after the velocity refit (``LayersConfig.merge``,
-``max_ratio``): repeated velocities merged, and no layers when an object's label is not
-clearly cheaper than the others over its region (tried: +0.15 dB at x1 and +0.06 at x2
-on these bursts, +0.06 on the fresh x2 ones; not kept, see ``LayersConfig``).
+``--no-merge`` (or ``--max-ratio 1``): without the check after the velocity refit
+(``LayersConfig.merge``, ``max_ratio``; the default since it was measured here: repeated
+velocities merged, and no layers when an object's label is not clearly cheaper than the
+others over its region).
 
 ``--method map``: every row with ``map`` (TV) instead of the learned reconstruction.
 
@@ -61,10 +61,11 @@ coffee/110, not kept) was removed when the steps moved into the package; its lin
 their static twins (the figure's reference); ``--held-still`` adds the twin with the
 same objects held still in the scene (``bench_hdr.py``'s other twin: the dynamic burst's
 ground truth, every frame seeing the objects where the reference shows them).
+``--seeds 6 --from-seed 4`` and ``--seeds 8 --from-seed 6``: two more fresh sets of six.
 
 Run: cd benchmarks && python hdr_layered_estimate.py [--scales 1] [--seeds 2] [--lr-v 0.01]
      [--seeds 4 --from-seed 2 --twin [--held-still]] [--method map] [--unseen 0]
-     [--merge --max-ratio 0.35] [--via-config] [--fit-coarse 8]
+     [--no-merge] [--max-ratio 1] [--via-config] [--fit-coarse 8]
      [--no-amodal] [--refine-v 0] [--fits 2] [--normalise] [--box 5] [--cost-seeds]
      [--estimated-only] [--only coffee/110,...]
 """

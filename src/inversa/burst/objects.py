@@ -71,8 +71,9 @@ class LayersConfig:
     # region (median; the frames do not tell it from what surrounds it), no object is
     # returned (no layers). Before the refit objects above a ratio of 1 are dropped.
     # 0.35 lies between the largest ratio where the layers gained on the tuning bursts
-    # (0.21) and the smallest where they lost (0.50); no burst loses with it, tuning or
-    # fresh (docs/benchmarks.md, HDR, layered; hdr_layered_estimate_variants.out.txt)
+    # (0.21) and the smallest where they lost (0.50); against no check, no burst lost
+    # with it on the tuning bursts or the first six fresh ones (docs/benchmarks.md, HDR,
+    # layered; hdr_layered_estimate_variants.out.txt)
     max_ratio: float = 0.35
     merge: bool = True
     box: int = 3  # window of the segmentation's costs (high-resolution pixels)

@@ -108,8 +108,8 @@ def hdr_cmd(
     if not layers and method in ("map", "learned") and result.flow is not None \
             and bool(result.flow.abs().sum() > 0):
         console.print("note: moving objects were found; --layers puts them on layers of "
-                      "their own (closer to a static scene in the regions they cross, "
-                      "docs/hdr.md; takes a minute or more)")
+                      "their own (a minute or more; better on most bursts, not all: "
+                      "docs/hdr.md)")
     if result.velocities is not None:
         vs = ", ".join(f"({float(v[0]):.2f}, {float(v[1]):.2f})" for v in result.velocities)
         console.print(f"layers: {len(result.velocities)} moving object(s), velocities {vs} "
