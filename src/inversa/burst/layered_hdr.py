@@ -122,11 +122,14 @@ def fit_levels(inp, velocities: torch.Tensor, levels: torch.Tensor, z: torch.Ten
 class LayeredResult:
     """The reference's radiance ``x`` (1, 3, sH, sW), the objects' velocities (J, 2)
     (pixels per frame; frame ``i`` shows the reference's point ``q + i v`` at ``q``) and
-    their mattes (J, sH, sW) in the reference, bottom first."""
+    their mattes (J, sH, sW) in the reference, bottom first; ``unexplained``: the share of
+    the other frames' usable samples that the last solve's chi-square test distrusted
+    (step 3; a diagnosis of how well the layers explain the burst)."""
 
     x: torch.Tensor
     velocities: torch.Tensor
     mattes: torch.Tensor
+    unexplained: float = 0.0
 
 
 def layered_hdr(inp, found: Objects, cfg, config: LayersConfig = LayersConfig(),
@@ -151,6 +154,7 @@ def layered_hdr(inp, found: Objects, cfg, config: LayersConfig = LayersConfig(),
     bad = outside_field(objs, level_coverages(objs, levels), s)
     base = lin.valid * (~bad).to(lin.valid)
     z0 = inp.x0.repeat(1, 1 + len(objs), 1, 1)
+    shares: list[float] = []
 
     def solve(levels: torch.Tensor) -> tuple[LayeredBurstOperator, torch.Tensor]:
         a = LayeredBurstOperator.from_levels(lin.m_hr, objs, levels, s, lin.cfa)
@@ -163,6 +167,7 @@ def layered_hdr(inp, found: Objects, cfg, config: LayersConfig = LayersConfig(),
             chi = _box(((lin.y[None].double() - pred) ** 2 * w / ref_var)[0], 3)
             g = (chi < config.chi).to(base)
             g[0] = 1
+            shares.append(float((base[1:] * (1 - g[1:])).sum() / base[1:].sum().clamp(min=1)))
         lin.valid = base * g
         return a, solve_layers(a, lin, z0, cfg)
 
@@ -173,7 +178,7 @@ def layered_hdr(inp, found: Objects, cfg, config: LayersConfig = LayersConfig(),
         objs = [translations(k, v) for v in vs]
         a, z = solve(levels)
     x = finish(a.reference(z).float(), lin)
-    return LayeredResult(x, vs.float(), (levels + 0.5).clamp(0, 1).float())
+    return LayeredResult(x, vs.float(), (levels + 0.5).clamp(0, 1).float(), shares[-1])
 
 
 __all__ = ["LayerTV", "LayeredResult", "fit_levels", "layered_hdr", "solve_layers"]
