@@ -131,6 +131,14 @@ def held_out(seeds: int = 2) -> list[tuple[str, int, int]]:
             for name in TEST_COLOR for s in range(seeds)]
 
 
+def chosen(seeds: int, from_seed: int = 0, only: str = "") -> list[tuple[str, int, int]]:
+    """:func:`held_out` without each photo's first ``from_seed`` bursts and, with ``only``
+    (comma-separated ``photo/seed``), those bursts alone."""
+    names = only.split(",") if only else None
+    return [(n, s, f) for n, s, f in held_out(seeds)
+            if s % 10 >= from_seed and (names is None or f"{n}/{s}" in names)]
+
+
 def hdr_burst(name: str, seed: int, scale: int, frames: int, moving: int,
               still: bool = False):
     """The benchmark's bracketed burst of photo ``name``: a 192x192 crop drawn from

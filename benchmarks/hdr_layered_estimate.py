@@ -78,7 +78,7 @@ import time
 
 import numpy as np
 import torch
-from bench_hdr import hdr_burst, held_out, scores
+from bench_hdr import chosen, hdr_burst, scores
 from common import markdown_table
 
 import inversa.burst.objects as objects
@@ -191,10 +191,7 @@ def main() -> None:
         cfg = HDRConfig(method=args.method, scale=scale)
         one = "shipped learned" if args.method == "learned" else "map, one image"
         rows = []
-        for name, seed, frames in held_out(args.seeds):
-            if (args.only and f"{name}/{seed}" not in args.only.split(",")) or \
-                    seed % 10 < args.from_seed:
-                continue
+        for name, seed, frames in chosen(args.seeds, args.from_seed, args.only):
             t0 = time.time()
             dyn = hdr_burst(name, seed, scale, frames, 2)
             r = {one: scores(reconstruct_hdr(dyn.burst, cfg).x[0], dyn.gt,

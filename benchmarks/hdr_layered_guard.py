@@ -22,7 +22,7 @@ import argparse
 import time
 
 import torch
-from bench_hdr import hdr_burst, held_out, scores
+from bench_hdr import chosen, hdr_burst, scores
 from common import markdown_table
 from hdr_layered_estimate import find_objects
 
@@ -40,10 +40,7 @@ def main() -> None:
     torch.set_num_threads(2)
     cfg = HDRConfig(method="learned", scale=args.scale)
     rows = []
-    for name, seed, frames in held_out(args.seeds):
-        if (args.only and f"{name}/{seed}" not in args.only.split(",")) or \
-                seed % 10 < args.from_seed:
-            continue
+    for name, seed, frames in chosen(args.seeds, args.from_seed, args.only):
         t0 = time.time()
         sb = hdr_burst(name, seed, args.scale, frames, 2)
         one = reconstruct_hdr(sb.burst, cfg)

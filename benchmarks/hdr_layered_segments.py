@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-from bench_hdr import hdr_burst, held_out
+from bench_hdr import chosen, hdr_burst
 from hdr_layered_estimate import find_objects
 from hdr_layered_oracle import mattes_of
 
@@ -46,10 +46,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(2)
     cfg = HDRConfig(method="learned", scale=args.scale)
-    for name, seed, frames in held_out(args.seeds):
-        if (args.only and f"{name}/{seed}" not in args.only.split(",")) or \
-                seed % 10 < args.from_seed:
-            continue
+    for name, seed, frames in chosen(args.seeds, args.from_seed, args.only):
         sb = hdr_burst(name, seed, args.scale, frames, 2)
         discs = mattes_of(sb, "hard") > 0.5
         bg = ~discs.any(0)
