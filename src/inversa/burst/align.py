@@ -376,7 +376,7 @@ def _gn_level(lv: _Level, hn: torch.Tensor, norm: tuple[float, float, float],
 
 
 def _hypothesis_cost(lv: _Level, hn: torch.Tensor, norm: tuple[float, float, float],
-                     ) -> torch.Tensor:
+                     tau2: torch.Tensor | None = None) -> torch.Tensor:
     """How badly each motion ``hn`` (B, 3, 3) explains its frame ``lv.frames`` (B, C, h, w)
     by the reference, over every sample (not only the strongest gradients, so that a
     textured object moving on its own cannot win by its texture alone):
@@ -386,7 +386,8 @@ def _hypothesis_cost(lv: _Level, hn: torch.Tensor, norm: tuple[float, float, flo
     with ``r`` the residual, counted as ``tau^2`` where the frame sees outside the
     reference, and ``sigma`` the frame's noise (``1.4826 MAD`` of its Laplacian over
     ``sqrt(20)``): a truncated quadratic, so the motion that explains the most of the
-    image wins, whatever the rest does."""
+    image wins, whatever the rest does. ``tau2``: :func:`_tau2` of ``lv.frames`` when the
+    caller already has it."""
     b, c = lv.frames.shape[:2]
     dt = lv.frames.dtype
     nx, ny = _level_points(lv, norm)
@@ -394,7 +395,7 @@ def _hypothesis_cost(lv: _Level, hn: torch.Tensor, norm: tuple[float, float, flo
     px, py, valid = _on_level(ux, uy, lv, norm)
     iw = _sample(lv.ref[None].expand(b, -1, -1, -1), px, py)
     r = lv.frames.reshape(b, c, -1) - iw
-    tau2 = _tau2(lv.frames).view(-1, 1, 1)
+    tau2 = (_tau2(lv.frames) if tau2 is None else tau2).view(-1, 1, 1)
     cost = torch.where(valid, torch.minimum(r * r, tau2), tau2)
     return cost.mean(dim=(1, 2))
 
@@ -497,9 +498,11 @@ def _borrow(work: torch.Tensor, offs: torch.Tensor, stride: float, hn: torch.Ten
     # finest for frames that small): (K - 1)^2 costs
     small = ([lv for lv in levels if min(lv.frames.shape[-2:]) <= 256] or levels[:1])[-1]
     searched = _search(work, offs, stride, norm)
+    # the frames' noise levels, for every cost below on the two levels
+    tau_small, tau_fine = _tau2(small.frames), _tau2(finest.frames)
     for rnd in range(config.borrow):
         # cross[i, j]: how well frame j's motion explains frame i
-        cross = torch.stack([_hypothesis_cost(small, hn[j].expand(k1, 3, 3), norm)
+        cross = torch.stack([_hypothesis_cost(small, hn[j].expand(k1, 3, 3), norm, tau_small)
                              for j in range(k1)], 1)
         cross.fill_diagonal_(float("inf"))
         starts = [hn[cross.argmin(1)]] + ([searched] if rnd == 0 else [])
@@ -507,7 +510,7 @@ def _borrow(work: torch.Tensor, offs: torch.Tensor, stride: float, hn: torch.Ten
         for h2 in starts:
             for lv in levels:
                 h2, ov2, nc2 = _gn_level(lv, h2, norm, config, gens)
-            c2 = _hypothesis_cost(finest, h2, norm)
+            c2 = _hypothesis_cost(finest, h2, norm, tau_fine)
             better = c2 < 0.99 * cost
             improved = improved or bool(better.any())
             hn = torch.where(better[:, None, None], h2, hn)
