@@ -154,9 +154,10 @@ def layered_hdr(inp, found: Objects, cfg, config: LayersConfig = LayersConfig(),
     bad = outside_field(objs, level_coverages(objs, levels), s)
     base = lin.valid * (~bad).to(lin.valid)
     z0 = inp.x0.repeat(1, 1 + len(objs), 1, 1)
-    shares: list[float] = []
 
-    def solve(levels: torch.Tensor) -> tuple[LayeredBurstOperator, torch.Tensor]:
+    def solve(levels: torch.Tensor) -> tuple[LayeredBurstOperator, torch.Tensor, float]:
+        """The layers, solved twice (the second time without the unexplained samples),
+        and the share of the other frames' usable samples left unexplained."""
         a = LayeredBurstOperator.from_levels(lin.m_hr, objs, levels, s, lin.cfa)
         lin.valid = base
         z = solve_layers(a, lin, z0, cfg)
@@ -167,18 +168,18 @@ def layered_hdr(inp, found: Objects, cfg, config: LayersConfig = LayersConfig(),
             chi = _box(((lin.y[None].double() - pred) ** 2 * w / ref_var)[0], 3)
             g = (chi < config.chi).to(base)
             g[0] = 1
-            shares.append(float((base[1:] * (1 - g[1:])).sum() / base[1:].sum().clamp(min=1)))
+            share = float((base[1:] * (1 - g[1:])).sum() / base[1:].sum().clamp(min=1))
         lin.valid = base * g
-        return a, solve_layers(a, lin, z0, cfg)
+        return a, solve_layers(a, lin, z0, cfg), share
 
-    a, z = solve(levels)
+    a, z, share = solve(levels)
     for _ in range(config.fits):
         levels, vs = fit_levels(lin, vs, levels, z, steps=config.fit_steps,
                                 coarse=config.fit_coarse, lr_v=config.lr_v)
         objs = [translations(k, v) for v in vs]
-        a, z = solve(levels)
+        a, z, share = solve(levels)
     x = finish(a.reference(z).float(), lin)
-    return LayeredResult(x, vs.float(), (levels + 0.5).clamp(0, 1).float(), shares[-1])
+    return LayeredResult(x, vs.float(), (levels + 0.5).clamp(0, 1).float(), share)
 
 
 __all__ = ["LayerTV", "LayeredResult", "fit_levels", "layered_hdr", "solve_layers"]
