@@ -15,14 +15,12 @@ Run: cd benchmarks && python hdr_alignment_effect.py [--scales 2] [--method lear
 from __future__ import annotations
 
 import argparse
-import functools
 
 import torch
 from bench_hdr import B, hdr_burst, held_out, scores
 
-import inversa.burst.hdr as hdr
-from inversa.burst.align import AlignConfig, endpoint_error
-from inversa.burst.hdr import HDRConfig, mu_law, reconstruct_hdr
+from inversa.burst.align import AlignConfig, align_burst, endpoint_error
+from inversa.burst.hdr import HDRConfig, alignment_frames, mu_law, reconstruct_hdr
 from inversa.burst.truth import coverages, reference_rims
 
 
@@ -39,13 +37,12 @@ def main() -> None:
         cfg = HDRConfig(method=args.method, scale=scale)
         for name, seed, frames in held_out(2):
             dyn = hdr_burst(name, seed, scale, frames, 2)
+            raw = alignment_frames(dyn.burst.raw.float(), dyn.burst.relative_exposure().float())
             res = {}
-            for b in (0, 2):
-                hdr.AlignConfig = functools.partial(AlignConfig, borrow=b)
-                try:
-                    res[b] = reconstruct_hdr(dyn.burst, cfg)
-                finally:
-                    hdr.AlignConfig = AlignConfig
+            for b in (0, 2):  # the alignment inversa hdr computes, with borrow b
+                al = align_burst(raw, AlignConfig(model=cfg.motion,
+                                                  candidates=cfg.align_candidates, borrow=b))
+                res[b] = reconstruct_hdr(dyn.burst, cfg, aligned=al)
             hh, ww = dyn.gt.shape[-2:]
             moved = endpoint_error(res[0].alignment.to_hr(scale), res[2].alignment.to_hr(scale),
                                    hh, ww) > 1

@@ -583,10 +583,12 @@ def prepare_hdr(burst: Burst, config: HDRConfig = HDRConfig(),
 
 def reconstruct_hdr(burst: Burst, config: HDRConfig = HDRConfig(),
                     noise: NoiseLevels | None = None, motions_hr: torch.Tensor | None = None,
-                    ) -> HDRResult:
+                    aligned: Alignment | None = None) -> HDRResult:
     """HDR radiance of the reference frame's scene from a bracketed raw burst (see the
     module docstring). ``noise=None``: estimated from the reference frame (blind);
-    ``motions_hr`` (K, 3, 3): known frame -> reference motions in output pixels.
+    ``motions_hr`` (K, 3, 3): known frame -> reference motions in output pixels;
+    ``aligned``: the burst's :class:`~inversa.burst.align.Alignment` already computed
+    (:func:`prepare_hdr`), its frames left out as its overlaps say.
 
     Examples
     --------
@@ -613,7 +615,8 @@ def reconstruct_hdr(burst: Burst, config: HDRConfig = HDRConfig(),
         load_confidence_net(config.g_model)  # a missing or corrupted file: say so now
     if config.layers:  # the velocities come from the object motion's trajectories
         motion = replace(config.object_motion, trajectories=True)
-        inp = prepare_hdr(burst, replace(config, object_motion=motion), noise, motions_hr)
+        inp = prepare_hdr(burst, replace(config, object_motion=motion), noise, motions_hr,
+                          aligned)
         done, why = _layered(inp, config)
         if done is not None:
             return done
@@ -621,7 +624,7 @@ def reconstruct_hdr(burst: Burst, config: HDRConfig = HDRConfig(),
         inp = prepare_hdr(burst, config, noise, motions_hr, aligned=inp.result.alignment)
         inp.result.warnings.append(why)
     else:
-        inp = prepare_hdr(burst, config, noise, motions_hr)
+        inp = prepare_hdr(burst, config, noise, motions_hr, aligned)
     x = inp.x0
     if config.method == "map":
         from inversa.burst.reconstruct import ReconConfig, map_solve
