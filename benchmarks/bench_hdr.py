@@ -124,18 +124,23 @@ def opencv_baselines(frames: list[torch.Tensor], rel: torch.Tensor, gt: torch.Te
     return deb_t, t_deb, mer_lin * gain, t_mer
 
 
-def held_out(seeds: int = 2) -> list[tuple[str, int, int]]:
-    """The benchmark's bursts, ``(photo, seed, frames)``: ``seeds`` per held-out photo,
-    seeds ``100 + 10 i + s``, 9 frames for even ``s`` and 14 for odd."""
-    return [(name, 100 + 10 * TEST_COLOR.index(name) + s, 9 if s % 2 == 0 else 14)
+def held_out(seeds: int = 2, base: int = 100) -> list[tuple[str, int, int]]:
+    """The benchmark's bursts, ``(photo, seed, frames)``: ``seeds`` (at most 10) per
+    held-out photo, seeds ``base + 10 i + s``, 9 frames for even ``s`` and 14 for odd.
+    The benchmark's own are ``base = 100``, ``s < 2``; seeds 102-129 were the first fresh
+    sets, later used in diagnoses; ``base = 200`` gives bursts never run before."""
+    if seeds > 10:
+        raise ValueError("at most 10 seeds per photo (more would repeat the next photo's)")
+    return [(name, base + 10 * TEST_COLOR.index(name) + s, 9 if s % 2 == 0 else 14)
             for name in TEST_COLOR for s in range(seeds)]
 
 
-def chosen(seeds: int, from_seed: int = 0, only: str = "") -> list[tuple[str, int, int]]:
+def chosen(seeds: int, from_seed: int = 0, only: str = "",
+           base: int = 100) -> list[tuple[str, int, int]]:
     """:func:`held_out` without each photo's first ``from_seed`` bursts and, with ``only``
     (comma-separated ``photo/seed``), those bursts alone."""
     names = only.split(",") if only else None
-    return [(n, s, f) for n, s, f in held_out(seeds)
+    return [(n, s, f) for n, s, f in held_out(seeds, base)
             if s % 10 >= from_seed and (names is None or f"{n}/{s}" in names)]
 
 

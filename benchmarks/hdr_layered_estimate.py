@@ -62,12 +62,20 @@ their static twins (the figure's reference); ``--held-still`` adds the twin with
 same objects held still in the scene (``bench_hdr.py``'s other twin: the dynamic burst's
 ground truth, every frame seeing the objects where the reference shows them).
 ``--seeds 6 --from-seed 4`` and ``--seeds 8 --from-seed 6``: two more fresh sets of six.
+Seeds 102-129 were later used in diagnoses; ``--base 200`` (seeds ``200 + 10 i + s``)
+draws bursts never run before.
+
+Step 7 (``LayersConfig.blend``, the default since it came in): the layered result is kept
+only where the objects found cover the reference in some frame, the one-image result
+elsewhere (:func:`inversa.burst.layered_hdr.layers_region`); the "layered, estimated"
+row is then the blend, and "layered alone" the same solve without it (the row as it was
+before; ``--no-blend`` runs everything without it, as the outputs before it did).
 
 Run: cd benchmarks && python hdr_layered_estimate.py [--scales 1] [--seeds 2] [--lr-v 0.01]
      [--seeds 4 --from-seed 2 --twin [--held-still]] [--method map] [--unseen 0]
      [--no-merge] [--max-ratio 1] [--via-config] [--fit-coarse 8]
      [--no-amodal] [--refine-v 0] [--fits 2] [--normalise] [--box 5] [--cost-seeds]
-     [--estimated-only] [--only coffee/110,...]
+     [--estimated-only] [--only coffee/110,...] [--base 200] [--no-blend]
 """
 
 from __future__ import annotations
@@ -83,7 +91,7 @@ from common import markdown_table
 
 import inversa.burst.objects as objects
 from inversa.burst.hdr import HDRConfig, prepare_hdr, reconstruct_hdr
-from inversa.burst.layered_hdr import layered_hdr
+from inversa.burst.layered_hdr import blended, layered_hdr
 from inversa.burst.objects import LayersConfig, greys, seed_mask, segment
 
 
@@ -125,14 +133,18 @@ def find_objects(sb, cfg: HDRConfig, true_velocities: bool = False, by_cost: boo
 
 
 def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False, by_cost: bool = False,
-                     lcfg: LayersConfig = LayersConfig()) -> torch.Tensor | None:
+                     lcfg: LayersConfig = LayersConfig(), one: torch.Tensor | None = None,
+                     ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """The layered learned reconstruction (3, sH, sW) with the layers estimated (module
     docstring; :func:`inversa.burst.layered_hdr.layered_hdr` on :func:`find_objects`'s
-    objects); None when no object was found."""
+    objects), blended with the one-image result ``one`` (1, 3, sH, sW) outside the
+    objects' sweeps as ``inversa hdr --layers`` does (``LayersConfig.blend``), and the
+    layered result alone; None when no object was found."""
     found = find_objects(sb, cfg, true_velocities, by_cost, lcfg)
     if found is None:
         return None
-    return layered_hdr(*found, cfg, lcfg).x[0]
+    lay = layered_hdr(*found, cfg, lcfg)
+    return (lay.x if one is None else blended(lay, one))[0], lay.x[0]
 
 
 def main() -> None:
@@ -180,22 +192,27 @@ def main() -> None:
                     help="with --twin: also the twin with the objects held still")
     ap.add_argument("--estimated-only", action="store_true", help="leave out the true-velocity row")
     ap.add_argument("--only", default="", help="comma-separated bursts (photo/seed), default all")
+    ap.add_argument("--blend", action=argparse.BooleanOptionalAction,
+                    default=LayersConfig().blend,
+                    help="the one-image result outside the objects' sweeps (LayersConfig)")
+    ap.add_argument("--base", type=int, default=100,
+                    help="first seed of the bursts (bench_hdr.held_out; 200: a set never run)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     lcfg = LayersConfig(lr_v=args.lr_v, amodal=not args.no_amodal, refine=args.refine_v,
                         fits=args.fits, normalise=args.normalise, box=args.box,
                         unseen=args.unseen, max_ratio=args.max_ratio, merge=args.merge,
                         fit_coarse=args.fit_coarse,
-                        fit_steps=args.fit_steps)
+                        fit_steps=args.fit_steps, blend=args.blend)
     for scale in (int(v) for v in args.scales.split(",")):
         cfg = HDRConfig(method=args.method, scale=scale)
         one = "shipped learned" if args.method == "learned" else "map, one image"
         rows = []
-        for name, seed, frames in chosen(args.seeds, args.from_seed, args.only):
+        for name, seed, frames in chosen(args.seeds, args.from_seed, args.only, args.base):
             t0 = time.time()
             dyn = hdr_burst(name, seed, scale, frames, 2)
-            r = {one: scores(reconstruct_hdr(dyn.burst, cfg).x[0], dyn.gt,
-                                           dyn.moving)[1]}
+            x_one = reconstruct_hdr(dyn.burst, cfg).x
+            r = {one: scores(x_one[0], dyn.gt, dyn.moving)[1]}
             for label, true_v in (("layered, estimated", False),
                                   ("layered, true velocities", True))[:1 if args.estimated_only else 2]:
                 if args.via_config and not true_v:
@@ -205,7 +222,11 @@ def main() -> None:
                     print(f"{name}/{seed}: inversa hdr --layers path, {time.time() - t1:.0f} s",
                           flush=True)
                 else:
-                    x = layered_estimate(dyn, cfg, true_v, args.cost_seeds, lcfg)
+                    both = layered_estimate(dyn, cfg, true_v, args.cost_seeds, lcfg, x_one)
+                    x = None if both is None else both[0]
+                    if lcfg.blend and not true_v:  # and without the blend, the same solve
+                        r["layered alone"] = r[one] if both is None else \
+                            scores(both[1], dyn.gt, dyn.moving)[1]
                 r[label] = scores(x, dyn.gt, dyn.moving)[1] if x is not None else r[one]
             if args.twin:
                 static = hdr_burst(name, seed, scale, frames, 0)

@@ -27,7 +27,8 @@ from common import markdown_table
 from hdr_layered_estimate import find_objects
 
 from inversa.burst.hdr import HDRConfig, reconstruct_hdr
-from inversa.burst.layered_hdr import layered_hdr
+from inversa.burst.layered_hdr import blended, layered_hdr
+from inversa.burst.objects import LayersConfig
 
 
 def main() -> None:
@@ -36,23 +37,29 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--from-seed", type=int, default=2)
     ap.add_argument("--only", default="", help="comma-separated bursts (photo/seed), default all")
+    ap.add_argument("--blend", action=argparse.BooleanOptionalAction,
+                    default=LayersConfig().blend,
+                    help="the one-image result outside the objects' sweeps (LayersConfig; "
+                         "the outputs before it came in ran without)")
+    ap.add_argument("--base", type=int, default=100, help="first seed (bench_hdr.held_out)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     cfg = HDRConfig(method="learned", scale=args.scale)
     rows = []
-    for name, seed, frames in chosen(args.seeds, args.from_seed, args.only):
+    lcfg = LayersConfig(blend=args.blend)
+    for name, seed, frames in chosen(args.seeds, args.from_seed, args.only, args.base):
         t0 = time.time()
         sb = hdr_burst(name, seed, args.scale, frames, 2)
         one = reconstruct_hdr(sb.burst, cfg)
         usable = ~one.saturated[1:]
         g_share = float(((1 - one.confidence[1:]) * usable).sum() / usable.sum())
         p_one = scores(one.x[0], sb.gt, sb.moving)[1]
-        found = find_objects(sb, cfg)
+        found = find_objects(sb, cfg, lcfg=lcfg)
         if found is None:
             row = [f"{name}/{seed}/{frames}f", f"{p_one:.2f}", "(none)", "", f"{g_share:.3f}", ""]
         else:
-            lay = layered_hdr(*found, cfg)
-            p_lay = scores(lay.x[0], sb.gt, sb.moving)[1]
+            lay = layered_hdr(*found, cfg, lcfg)
+            p_lay = scores(blended(lay, one.x)[0], sb.gt, sb.moving)[1]
             row = [f"{name}/{seed}/{frames}f", f"{p_one:.2f}", f"{p_lay:.2f}",
                    f"{p_lay - p_one:+.2f}", f"{g_share:.3f}", f"{lay.unexplained:.3f}"]
         rows.append(row)

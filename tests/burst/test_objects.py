@@ -209,3 +209,26 @@ def test_layered_hdr_reports_the_samples_its_layers_do_not_explain():
     wrong = dataclasses.replace(found, paths=found.paths + torch.tensor([2.0, 0.0]))
     off = layered_hdr(inp, wrong, c, quick).unexplained
     assert 0 <= right < 0.1 and off > right + 0.01, (right, off)
+
+
+def test_layers_region_covers_the_objects_and_the_background_they_hide():
+    """Step 6's weight: 1 on the object in the reference and on its positions in the other
+    frames brought to the reference by the camera motion (frame ``i`` shows the
+    reference's object point ``q + i v`` at ``q``, so the object lies at ``c - i v``),
+    0 far from them; a missed object elsewhere keeps the one-image result."""
+    from inversa.burst.layered import level_set
+    from inversa.burst.layered_hdr import layers_region
+
+    n, k, rad = 64, 3, 5
+    v = torch.tensor([4.0, 0.0])
+    disc = _disc(n, n, 40.0, 32.0, rad) >= 0.5
+    levels = level_set(disc.double())[None]
+    cam = torch.eye(3, dtype=torch.float64).repeat(k, 1, 1)
+    cam[:, 1, 2] = torch.tensor([0.0, 3.0, 6.0])  # frame -> reference: down 3 px per frame
+    w = layers_region([translations(k, v)], levels, cam, margin=2, feather=0.0)
+    for i in range(k):  # centre of the disc in frame i, in the reference
+        assert float(w[int(32 + 3 * i), int(40 - 4 * i)]) == 1.0
+    assert float(w[32, 52]) == 0.0 and float(w[10, 10]) == 0.0
+    assert float(w[32, 40 + rad + 1]) == 1.0 and float(w[32, 40 + rad + 4]) == 0.0  # margin
+    soft = layers_region([translations(k, v)], levels, cam, margin=2, feather=3.0)
+    assert 0 < float(soft[32, 40 + rad + 3]) < 1 and float(soft[10, 10]) < 1e-3

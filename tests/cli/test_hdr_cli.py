@@ -126,8 +126,9 @@ def test_hdr_bad_input(bracketed, tmp_path):
 
 
 def test_hdr_layers_saves_the_objects_and_refuses_merge(bracketed, tmp_path):
-    """``--layers``: the moving disc found (its matte inside the moving mask), its matte and
-    velocity written with the weights; with a method that has no layered solve, refused."""
+    """``--layers``: the moving disc found (its matte inside the moving mask), its matte,
+    velocity and the layered result's weight written with the weights; with a method that
+    has no layered solve, refused."""
     res = _ok(["hdr", bracketed / "b.npz", "-o", tmp_path / "r.npy", "--method", "map",
                "--layers", "--save-weights", tmp_path / "w.npz"])
     assert "note: moving objects" not in res.output
@@ -138,6 +139,9 @@ def test_hdr_layers_saves_the_objects_and_refuses_merge(bracketed, tmp_path):
     # scale 1 is half the synthesized grid: the moving mask at the output's pixels
     moving = np.load(bracketed / "b.moving.npy")[::2, ::2]
     assert (inside & moving).sum() > 0.9 * inside.sum()
+    # where the layered result replaces the one-image one: the whole matte, not the corners
+    lw = w["layer_weight"]
+    assert lw.shape == (64, 64) and lw[inside].min() > 0.99 and lw.min() < 0.01
     assert np.load(tmp_path / "r.npy").shape[:2] == (64, 64)
     _fails(["hdr", bracketed / "b.npz", "-o", tmp_path / "r2.npy", "--method", "merge",
             "--layers"], tmp_path, "layers")

@@ -33,8 +33,11 @@ warped per frame cannot show what an object's rim shows in the reference, a blen
 object and background. With ``layers`` the objects that move at a constant velocity are
 found (:mod:`inversa.burst.objects`: velocities, regions, mattes) and the scene is
 reconstructed as a background plus one layer per object
-(:mod:`inversa.burst.layered_hdr`), a minute or more instead of seconds; where no object
-is found the one-image reconstruction is kept, with a warning.
+(:mod:`inversa.burst.layered_hdr`), a minute or more instead of seconds. The layered
+result is kept where the objects found cover the reference in some frame (themselves and
+the background they hide, ``HDRResult.layer_weight``), the one-image result elsewhere, so
+that an object the search missed is reconstructed as without layers; where no object is
+found the one-image reconstruction is kept, with a warning.
 
 ``x`` is the radiance in units of the reference exposure: a value above 1 is a highlight
 that clipped in the reference. Alignment is exposure-aware (:func:`alignment_frames`):
@@ -204,6 +207,9 @@ class HDRResult:
     # reference's point q + i v at q) and mattes (J, sH, sW) in the reference, bottom first
     velocities: torch.Tensor | None = None
     mattes: torch.Tensor | None = None
+    # with layers: the layered result's weight (sH, sW) against the one-image one's
+    # (LayersConfig.blend; None: the layered result everywhere)
+    layer_weight: torch.Tensor | None = None
 
 
 def relative_exposures(burst: Burst) -> torch.Tensor:
@@ -617,14 +623,28 @@ def reconstruct_hdr(burst: Burst, config: HDRConfig = HDRConfig(),
         motion = replace(config.object_motion, trajectories=True)
         inp = prepare_hdr(burst, replace(config, object_motion=motion), noise, motions_hr,
                           aligned)
-        done, why = _layered(inp, config)
-        if done is not None:
-            return done
+        lay = _layered(inp, config)
         # as without layers (the same alignment: the trajectories change only g's test)
-        inp = prepare_hdr(burst, config, noise, motions_hr, aligned=inp.result.alignment)
-        inp.result.warnings.append(why)
+        one = prepare_hdr(burst, config, noise, motions_hr, aligned=inp.result.alignment)
+        if not isinstance(lay, str):
+            from inversa.burst.layered_hdr import blended
+
+            one.result.x = finish(_one_image(one, config), one)
+            inp.result.x = blended(lay, one.result.x)  # the one image outside the layers
+            inp.result.velocities, inp.result.mattes = lay.velocities, lay.mattes
+            inp.result.layer_weight = lay.region
+            return inp.result
+        inp = one
+        inp.result.warnings.append(lay)
     else:
         inp = prepare_hdr(burst, config, noise, motions_hr, aligned)
+    inp.result.x = finish(_one_image(inp, config), inp)
+    return inp.result
+
+
+def _one_image(inp: HDRInputs, config: HDRConfig) -> torch.Tensor:
+    """``config.method``'s reconstruction on the one-image model from the prepared data
+    (before :func:`finish`)."""
     x = inp.x0
     if config.method == "map":
         from inversa.burst.reconstruct import ReconConfig, map_solve
@@ -640,12 +660,12 @@ def reconstruct_hdr(burst: Burst, config: HDRConfig = HDRConfig(),
     elif config.method == "learned":
         with torch.no_grad():
             x = learned_solve(hdr_model(config.model), inp)
-    inp.result.x = finish(x, inp)
-    return inp.result
+    return x
 
 
-def _layered(inp: HDRInputs, config: HDRConfig) -> tuple[HDRResult | None, str]:
-    """The layered reconstruction (``config.layers``), or None and why when it finds no
+def _layered(inp: HDRInputs, config: HDRConfig):
+    """The layered reconstruction (``config.layers``;
+    :class:`~inversa.burst.layered_hdr.LayeredResult`), or why not when it finds no
     moving object to put on a layer."""
     from inversa.burst.layered_hdr import layered_hdr
     from inversa.burst.objects import find_objects
@@ -655,10 +675,8 @@ def _layered(inp: HDRInputs, config: HDRConfig) -> tuple[HDRResult | None, str]:
         why = ("frames were left out" if not bool(inp.result.used.all()) else
                "no object was found that moves at a constant velocity and that the frames "
                "tell apart from its surroundings")
-        return None, f"layers: {why}; one-image reconstruction"
-    out = layered_hdr(inp, found, config, config.layer_config)
-    inp.result.x, inp.result.velocities, inp.result.mattes = out.x, out.velocities, out.mattes
-    return inp.result, ""
+        return f"layers: {why}; one-image reconstruction"
+    return layered_hdr(inp, found, config, config.layer_config)
 
 
 def learned_solve(net, inp: HDRInputs) -> torch.Tensor:

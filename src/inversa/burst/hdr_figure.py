@@ -31,7 +31,8 @@ def plot_hdr(burst: Burst, result: HDRResult, path: str | Path,
     ``w_k g_k`` and the confidence ``g`` (black 0, white 1; the reference's ``g`` is 1),
     and the tone-mapped naive merge, result and ground truth (those given), and with
     layers (``HDRConfig.layers``) the objects' mattes over the result, each with an arrow
-    to where the last frame shows it."""
+    to where the last frame shows it, and the region where the layered result is kept
+    (``HDRResult.layer_weight`` at 0.5, dashed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -89,8 +90,12 @@ def plot_hdr(burst: Burst, result: HDRResult, path: str | Path,
                 cx, cy = float(xs.float().mean()), float(ys.float().mean())
                 ax.annotate("", xy=(cx - (k - 1) * float(v[0]), cy - (k - 1) * float(v[1])),
                             xytext=(cx, cy), arrowprops={"arrowstyle": "->", "color": colour})
-        ax.set_title(f"layers: {len(result.mattes)} object mattes,\narrows to the last "
-                     "frame's position", fontsize=8)
+        title = f"layers: {len(result.mattes)} object mattes,\narrows to the last frame's position"
+        if result.layer_weight is not None:  # where the layered result replaces the other
+            ax.contour(result.layer_weight.numpy(), levels=[0.5], colors=["white"],
+                       linewidths=0.8, linestyles="dashed")
+            title += ";\ndashed: layered result inside, one-image outside"
+        ax.set_title(title, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

@@ -19,7 +19,12 @@ regions, amodal extents) the reconstruction is:
    with the layers fixed, ``fits`` times, each followed by a new solve (3);
 5. the result is the layers' composite at the reference (frame 0),
    :meth:`~inversa.burst.layered.LayeredBurstOperator.reference`, bounded below by the
-   trusted clipped samples as every method is.
+   trusted clipped samples as every method is;
+6. with ``blend`` (:func:`layers_region`), it is kept only where the objects found cover
+   the reference in some frame (the objects, and the background they hide), and the
+   one-image result (:func:`~inversa.burst.hdr.reconstruct_hdr` without layers) elsewhere:
+   an object the search missed is then reconstructed as without layers, with the
+   confidence ``g``, instead of as background.
 
 Measured in docs/benchmarks.md (``benchmarks/hdr_layered_estimate.py``; the HDR issue's
 moving-regions figure).
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import torch
 from scipy import ndimage
 
@@ -118,18 +124,57 @@ def fit_levels(inp, velocities: torch.Tensor, levels: torch.Tensor, z: torch.Ten
         return levels + up, v0 + dv
 
 
+def layers_region(objs: list[torch.Tensor], levels: torch.Tensor, m_hr: torch.Tensor,
+                  margin: int = 6, feather: float = 3.0) -> torch.Tensor:
+    """(sH, sW) weight in [0, 1] of the layered result against the one-image one (step
+    6): the reference pixels that some object covers in some frame, ``max_k max_j
+    c_jk(P_k^{-1} p) > 0.01`` with ``c_jk`` object ``j``'s coverage of frame ``k``
+    (:func:`~inversa.burst.layered.level_coverages` of its signed distance ``levels[j]``
+    moved by ``objs[j]``) and ``P_k`` frame ``k``'s camera motion ``m_hr[k]`` (frame ->
+    reference; frame 0 gives the objects themselves, the others the background they
+    hide), dilated by ``margin`` pixels and smoothed by a Gaussian of ``feather`` pixels,
+    and 1 wherever some object covers the reference in some frame (1 there and well
+    inside, 0 well outside)."""
+    from inversa.burst.hdr import on_reference
+
+    hh, ww = levels.shape[-2:]
+    if not objs:
+        return torch.zeros(hh, ww)
+    cover = level_coverages(objs, levels.double()).amax(0)  # (K, H, W)
+    seen = on_reference(cover[:, None].float(), m_hr, mode="bilinear")[:, 0].amax(0) > 0.01
+    near = seen.numpy()
+    if margin:
+        near = ndimage.binary_dilation(near, iterations=margin)
+    w = near.astype(float)
+    if feather > 0:
+        w = np.maximum(ndimage.gaussian_filter(w, feather), seen.numpy())
+    return torch.from_numpy(w).float().clamp(0, 1)
+
+
 @dataclasses.dataclass
 class LayeredResult:
     """The reference's radiance ``x`` (1, 3, sH, sW), the objects' velocities (J, 2)
     (pixels per frame; frame ``i`` shows the reference's point ``q + i v`` at ``q``) and
     their mattes (J, sH, sW) in the reference, bottom first; ``unexplained``: the share of
     the other frames' usable samples that the last solve's chi-square test distrusted
-    (step 3; a diagnosis of how well the layers explain the burst)."""
+    (step 3; a diagnosis of how well the layers explain the burst); ``region`` (sH, sW)
+    the weight of ``x`` against the one-image result (step 6, :func:`layers_region`; None
+    without ``blend``: ``x`` everywhere)."""
 
     x: torch.Tensor
     velocities: torch.Tensor
     mattes: torch.Tensor
     unexplained: float = 0.0
+    region: torch.Tensor | None = None
+
+
+def blended(lay: LayeredResult, one: torch.Tensor) -> torch.Tensor:
+    """Step 6: ``w x + (1 - w) x_1`` with ``w`` the layered result's ``region`` and
+    ``x_1`` (1, 3, sH, sW) the one-image result (``lay.x`` itself without a region)."""
+    if lay.region is None:
+        return lay.x
+    w = lay.region.to(lay.x)
+    return w * lay.x + (1 - w) * one.to(lay.x)
 
 
 def layered_hdr(inp, found: Objects, cfg, config: LayersConfig = LayersConfig(),
@@ -179,7 +224,10 @@ def layered_hdr(inp, found: Objects, cfg, config: LayersConfig = LayersConfig(),
         objs = [translations(k, v) for v in vs]
         a, z, share = solve(levels)
     x = finish(a.reference(z).float(), lin)
-    return LayeredResult(x, vs.float(), (levels + 0.5).clamp(0, 1).float(), share)
+    region = layers_region(objs, levels, lin.m_hr, config.margin, config.feather) \
+        if config.blend else None
+    return LayeredResult(x, vs.float(), (levels + 0.5).clamp(0, 1).float(), share, region)
 
 
-__all__ = ["LayerTV", "LayeredResult", "fit_levels", "layered_hdr", "solve_layers"]
+__all__ = ["LayerTV", "LayeredResult", "blended", "fit_levels", "layered_hdr", "layers_region",
+           "solve_layers"]

@@ -93,6 +93,14 @@ class LayersConfig:
     fit_coarse: int = 4  # the fit's correction lives on a grid this many times coarser
     lr_v: float = 0.0  # > 0: the fit moves the velocities too (Adam step, px per frame)
     chi: float = 3.0  # windowed chi-square above which a sample is distrusted
+    # the layered result only where the objects found cover the reference in some frame
+    # (themselves and the background they hide), dilated by ``margin`` pixels and
+    # feathered by a Gaussian of ``feather`` pixels; the one-image result elsewhere, so
+    # that an object the search missed keeps the one-image model's confidence g
+    # (layered_hdr.layers_region)
+    blend: bool = True
+    margin: int = 6
+    feather: float = 3.0
 
     def __post_init__(self) -> None:
         from inversa.errors import InputError
@@ -100,10 +108,10 @@ class LayersConfig:
         if not 0 < self.vote <= 1 or self.box < 1 or self.box % 2 == 0 or self.chi <= 0:
             raise InputError("layers: 0 < vote <= 1, box odd and >= 1, chi > 0 expected",
                              field="layers")
-        if min(self.refine, self.fits, self.iterations, self.fit_steps) < 0 or \
-                self.fit_coarse < 1:
-            raise InputError("layers: refine, fits, iterations and fit_steps must be >= 0, "
-                             "fit_coarse >= 1", field="layers")
+        if min(self.refine, self.fits, self.iterations, self.fit_steps, self.margin) < 0 or \
+                self.fit_coarse < 1 or self.feather < 0:
+            raise InputError("layers: refine, fits, iterations, fit_steps, margin and feather "
+                             "must be >= 0, fit_coarse >= 1", field="layers")
 
 
 def greys(y: torch.Tensor, gain: torch.Tensor, cfa: str, scale: int) -> torch.Tensor:

@@ -133,6 +133,8 @@ def hdr_cmd(
                 if result.mattes is not None:  # layers: (J, sH, sW) and (J, 2)
                     arrays["object_mattes"] = result.mattes.numpy()
                     arrays["object_velocities"] = result.velocities.numpy()
+                if result.layer_weight is not None:  # layers: (sH, sW) in [0, 1]
+                    arrays["layer_weight"] = result.layer_weight.numpy()
 
                 def write_npz(p: Path) -> None:
                     with open(p, "wb") as f:
