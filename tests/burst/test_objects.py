@@ -130,6 +130,8 @@ def test_layers_config_and_bad_combinations_are_refused():
         HDRConfig(method="map", layers=True, local_motion=False)
     with pytest.raises(InputError, match="layers"):
         LayersConfig(box=4)
+    with pytest.raises(InputError, match="inside"):
+        LayersConfig(inside=1.5)
 
 
 def _mu(x: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor) -> float:

@@ -7,6 +7,7 @@ import torch
 from clirun import fails as _fails
 from clirun import ok as _ok
 
+from inversa.burst.objects import LayersConfig
 from inversa.camera.burstio import Burst, write_npz
 from inversa.camera.hdrio import read_exr
 
@@ -139,9 +140,10 @@ def test_hdr_layers_saves_the_objects_and_refuses_merge(bracketed, tmp_path):
     # scale 1 is half the synthesized grid: the moving mask at the output's pixels
     moving = np.load(bracketed / "b.moving.npy")[::2, ::2]
     assert (inside & moving).sum() > 0.9 * inside.sum()
-    # where the layered result replaces the one-image one: the whole matte, not the corners
-    lw = w["layer_weight"]
-    assert lw.shape == (64, 64) and lw[inside].min() > 0.99 and lw.min() < 0.01
+    # the layered result's share: its full share (LayersConfig.inside) on the whole
+    # matte, none in the corners (the one-image result)
+    lw, share = w["layer_weight"], LayersConfig().inside
+    assert lw.shape == (64, 64) and lw[inside].min() > share - 0.01 and lw.min() < 0.01
     assert np.load(tmp_path / "r.npy").shape[:2] == (64, 64)
     _fails(["hdr", bracketed / "b.npz", "-o", tmp_path / "r2.npy", "--method", "merge",
             "--layers"], tmp_path, "layers")

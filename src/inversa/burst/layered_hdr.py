@@ -24,7 +24,9 @@ regions, amodal extents) the reconstruction is:
    the reference in some frame (the objects, and the background they hide), and the
    one-image result (:func:`~inversa.burst.hdr.reconstruct_hdr` without layers) elsewhere:
    an object the search missed is then reconstructed as without layers, with the
-   confidence ``g``, instead of as background.
+   confidence ``g``, instead of as background. Inside, the layered result's share is
+   ``inside`` and the one-image result's the rest (two models' estimates of the same
+   pixels, whose errors need not coincide).
 
 Measured in docs/benchmarks.md (``benchmarks/hdr_layered_estimate.py``; the HDR issue's
 moving-regions figure).
@@ -224,8 +226,8 @@ def layered_hdr(inp, found: Objects, cfg, config: LayersConfig = LayersConfig(),
         objs = [translations(k, v) for v in vs]
         a, z, share = solve(levels)
     x = finish(a.reference(z).float(), lin)
-    region = layers_region(objs, levels, lin.m_hr, config.margin, config.feather) \
-        if config.blend else None
+    region = config.inside * layers_region(objs, levels, lin.m_hr, config.margin,
+                                           config.feather) if config.blend else None
     return LayeredResult(x, vs.float(), (levels + 0.5).clamp(0, 1).float(), share, region)
 
 
