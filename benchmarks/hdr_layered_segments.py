@@ -11,7 +11,7 @@ in the background (leaving out pixels where both are infinite): a ratio near 1 m
 the frames do not tell the object from the background there.
 
 Run: cd benchmarks && python hdr_layered_segments.py --scale 2 --only coffee/111,astronaut/100
-     [--true-velocities] [--refine-v 0] [--seeds 4 --from-seed 2]
+     [--true-velocities] [--refine-v 0] [--seeds 4 --from-seed 2] [--base 200]
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--from-seed", type=int, default=0,
                     help="leave out each photo's first bursts (2: fresh bursts, with --seeds 4)")
+    ap.add_argument("--base", type=int, default=100, help="first seed (bench_hdr.held_out)")
     ap.add_argument("--unseen", type=float, default=LayersConfig().unseen,
                     help="segment's background cost where frames hardly show it (LayersConfig)")
     ap.add_argument("--true-velocities", action="store_true",
@@ -46,7 +47,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(2)
     cfg = HDRConfig(method="learned", scale=args.scale)
-    for name, seed, frames in chosen(args.seeds, args.from_seed, args.only):
+    for name, seed, frames in chosen(args.seeds, args.from_seed, args.only, args.base):
         sb = hdr_burst(name, seed, args.scale, frames, 2)
         discs = mattes_of(sb, "hard") > 0.5
         bg = ~discs.any(0)

@@ -34,10 +34,11 @@ object and background. With ``layers`` the objects that move at a constant veloc
 found (:mod:`inversa.burst.objects`: velocities, regions, mattes) and the scene is
 reconstructed as a background plus one layer per object
 (:mod:`inversa.burst.layered_hdr`), a minute or more instead of seconds. The layered
-result is kept where the objects found cover the reference in some frame (themselves and
-the background they hide, ``HDRResult.layer_weight``), the one-image result elsewhere, so
-that an object the search missed is reconstructed as without layers; where no object is
-found the one-image reconstruction is kept, with a warning.
+result is used where the objects found cover the reference in some frame (themselves and
+the background they hide), blended there with the one-image result (``LayersConfig.inside``
+its share), and the one-image result elsewhere, so that an object the search missed away
+from the others is reconstructed as without layers (``HDRResult.layer_weight``); where no
+object is found the one-image reconstruction is kept, with a warning.
 
 ``x`` is the radiance in units of the reference exposure: a value above 1 is a highlight
 that clipped in the reference. Alignment is exposure-aware (:func:`alignment_frames`):

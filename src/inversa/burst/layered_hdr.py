@@ -134,9 +134,8 @@ def layers_region(objs: list[torch.Tensor], levels: torch.Tensor, m_hr: torch.Te
     (:func:`~inversa.burst.layered.level_coverages` of its signed distance ``levels[j]``
     moved by ``objs[j]``) and ``P_k`` frame ``k``'s camera motion ``m_hr[k]`` (frame ->
     reference; frame 0 gives the objects themselves, the others the background they
-    hide), dilated by ``margin`` pixels and smoothed by a Gaussian of ``feather`` pixels,
-    and 1 wherever some object covers the reference in some frame (1 there and well
-    inside, 0 well outside)."""
+    hide), dilated by ``margin`` pixels and smoothed by a Gaussian of ``feather`` pixels
+    outside those pixels (1 on them, 0 well away from them)."""
     from inversa.burst.hdr import on_reference
 
     hh, ww = levels.shape[-2:]

@@ -104,7 +104,7 @@ class LayersConfig:
     # inside that region, the layered result's share, the rest the one-image result's:
     # the two models' errors do not coincide. On seeds 100-129 (the benchmark's bursts and
     # the fresh sets used in diagnoses) 0.8 gains +0.78 / +0.81 dB (x2 / x1) in the moving
-    # regions over the one image where 1 gains +0.69 / +0.61; 0.9 and 0.7 within 0.03 dB
+    # regions over the one image where 1 gains +0.69 / +0.61; 0.9 and 0.7 within 0.06 dB
     # (benchmarks/hdr_layered_blend.py)
     inside: float = 0.8
 
