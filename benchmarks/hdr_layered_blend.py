@@ -32,6 +32,7 @@ from hdr_layered_estimate import find_objects
 
 from inversa.burst.hdr import HDRConfig, reconstruct_hdr
 from inversa.burst.layered_hdr import layered_hdr
+from inversa.burst.objects import LayersConfig
 
 SHARES = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
 
@@ -46,8 +47,8 @@ def results(name: str, seed: int, frames: int, scale: int, cache: Path) -> dict:
     sb = hdr_burst(name, seed, scale, frames, 2)
     out = {"one": reconstruct_hdr(sb.burst, cfg).x, "gt": sb.gt, "moving": sb.moving}
     got = find_objects(sb, cfg)
-    if got is not None:
-        lay = layered_hdr(*got, cfg)
+    if got is not None:  # the region's full weight: the shares are applied below
+        lay = layered_hdr(*got, cfg, LayersConfig(inside=1.0))
         out.update(lay=lay.x, region=lay.region)
     cache.mkdir(parents=True, exist_ok=True)
     torch.save(out, path)

@@ -66,8 +66,9 @@ Seeds 102-129 were later used in diagnoses; ``--base 200`` (seeds ``200 + 10 i +
 draws bursts never run before.
 
 Step 7 (``LayersConfig.blend``, the default since it came in): the layered result is kept
-only where the objects found cover the reference in some frame, the one-image result
-elsewhere (:func:`inversa.burst.layered_hdr.layers_region`); the "layered, estimated"
+only where the objects found cover the reference in some frame, at a share of
+``LayersConfig.inside`` with the one-image result's, and the one-image result elsewhere
+(:func:`inversa.burst.layered_hdr.layers_region`); the "layered, estimated"
 row is then the blend, and "layered alone" the same solve without it (the row as it was
 before; ``--no-blend`` runs everything without it, as the outputs before it did).
 
@@ -137,9 +138,9 @@ def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False, by_cost:
                      ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """The layered learned reconstruction (3, sH, sW) with the layers estimated (module
     docstring; :func:`inversa.burst.layered_hdr.layered_hdr` on :func:`find_objects`'s
-    objects), blended with the one-image result ``one`` (1, 3, sH, sW) outside the
-    objects' sweeps as ``inversa hdr --layers`` does (``LayersConfig.blend``), and the
-    layered result alone; None when no object was found."""
+    objects), blended with the one-image result ``one`` (1, 3, sH, sW) as ``inversa hdr
+    --layers`` does (``LayersConfig.blend``, ``inside``), and the layered result alone;
+    None when no object was found."""
     found = find_objects(sb, cfg, true_velocities, by_cost, lcfg)
     if found is None:
         return None
@@ -194,7 +195,7 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated bursts (photo/seed), default all")
     ap.add_argument("--blend", action=argparse.BooleanOptionalAction,
                     default=LayersConfig().blend,
-                    help="the one-image result outside the objects' sweeps (LayersConfig)")
+                    help="blend with the one-image result (LayersConfig.blend, inside)")
     ap.add_argument("--base", type=int, default=100,
                     help="first seed of the bursts (bench_hdr.held_out; 200: a set never run)")
     args = ap.parse_args()

@@ -12,8 +12,12 @@ frames' samples (frames 1..K-1):
 The layered model is meant to explain the moving objects' samples that ``g`` gives up on,
 so where it is right its share should be lower.
 
+The layered column is blended with the one-image result as ``inversa hdr --layers`` does
+(``LayersConfig.blend``); the committed outputs ran before the blend came in, as
+``--no-blend`` does.
+
 Run: cd benchmarks && python hdr_layered_guard.py --scale 1 --seeds 8 --from-seed 2
-     [--only coffee/117,...]
+     [--only coffee/117,...] [--no-blend] [--base 200]
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated bursts (photo/seed), default all")
     ap.add_argument("--blend", action=argparse.BooleanOptionalAction,
                     default=LayersConfig().blend,
-                    help="the one-image result outside the objects' sweeps (LayersConfig; "
+                    help="blend with the one-image result (LayersConfig.blend, inside; "
                          "the outputs before it came in ran without)")
     ap.add_argument("--base", type=int, default=100, help="first seed (bench_hdr.held_out)")
     args = ap.parse_args()
