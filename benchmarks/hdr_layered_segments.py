@@ -5,11 +5,12 @@ reference); the velocities that ``hdr_layered_estimate.find_objects`` keeps (ste
 :func:`inversa.burst.objects.find_objects`) and, for each, the pixels of its region that
 lie inside each true disc and outside all of them (background taken by an object) and its
 cost ratio (``Objects.ratios``: its label's cost over the cheapest other label's, median
-over its region) and the share of its region where its own cost is above ``--tail`` times
-its median there (pixels its velocity does not explain); and, for the true velocities, each label's cost
-(``segment``'s, every frame counted) against the background's, median inside each disc and
-in the background (leaving out pixels where both are infinite): a ratio near 1 means that
-the frames do not tell the object from the background there.
+over its region) and the share of its region where its own cost is above ``--tail``
+times its median there (pixels its velocity does not explain); and, for the true
+velocities, each label's cost (``segment``'s, every frame counted) against the
+background's, median inside each disc and in the background (leaving out pixels where
+both are infinite): a ratio near 1 means that the frames do not tell the object from the
+background there.
 
 Run: cd benchmarks && python hdr_layered_segments.py --scale 2 --only coffee/111,astronaut/100
      [--true-velocities] [--refine-v 0] [--seeds 4 --from-seed 2] [--base 200] [--tail 10]
@@ -71,11 +72,12 @@ def main() -> None:
         # explain, such as a missed object's that the region took in)
         vs = [found.paths[j] for j in found.keep]
         _, own = segment(found.grey, inp.m_hr, vs, found.masks, iterations=0,
-                         unseen=LayersConfig().unseen)
-        for n, (j, m, c) in enumerate(zip(found.keep, found.masks, found.ratios, strict=True)):
+                         unseen=args.unseen)
+        for label, (j, m, c) in enumerate(zip(found.keep, found.masks, found.ratios,
+                                              strict=True), 1):
             v = found.paths[j]
             inside = ", ".join(f"{int((m & d).sum())} in object {n}" for n, d in enumerate(discs))
-            cost = own[n + 1][m]
+            cost = own[label][m]
             tail = float((cost > args.tail * cost.median()).double().mean())
             print(f"  kept velocity ({v[0]:.2f}, {v[1]:.2f}): {int(m.sum())} px; {inside}, "
                   f"{int((m & bg).sum())} in the background; cost ratio {c:.2f}; "

@@ -66,7 +66,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 import torch.nn.functional as F
@@ -83,6 +83,9 @@ from inversa.camera.demosaic import demosaic_malvar
 from inversa.camera.noise import NoiseLevels
 from inversa.camera.noise_estimate import estimate_noise_levels
 from inversa.errors import InputError
+
+if TYPE_CHECKING:  # layered_hdr imports this module
+    from inversa.burst.layered_hdr import LayeredResult
 
 HDRMethod = Literal["map", "merge", "naive", "learned"]
 DEFAULT_MODEL = "hdr_lkr"  # shipped weights of the learned HDR reconstruction
@@ -209,7 +212,7 @@ class HDRResult:
     velocities: torch.Tensor | None = None
     mattes: torch.Tensor | None = None
     # with layers: the layered result's weight (sH, sW) against the one-image one's
-    # (LayersConfig.blend; None: the layered result everywhere)
+    # (LayersConfig.blend, inside; None without layers or without blend)
     layer_weight: torch.Tensor | None = None
 
 
@@ -664,7 +667,7 @@ def _one_image(inp: HDRInputs, config: HDRConfig) -> torch.Tensor:
     return x
 
 
-def _layered(inp: HDRInputs, config: HDRConfig):
+def _layered(inp: HDRInputs, config: HDRConfig) -> LayeredResult | str:
     """The layered reconstruction (``config.layers``;
     :class:`~inversa.burst.layered_hdr.LayeredResult`), or why not when it finds no
     moving object to put on a layer."""
