@@ -38,8 +38,9 @@ SHARES = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
 
 
 def results(name: str, seed: int, frames: int, scale: int, cache: Path) -> dict:
-    """The burst's one-image and layered learned results, the layers' weight and the
-    truth (cached)."""
+    """The burst's one-image and layered learned results, the layers' region (full share
+    inside, no guard) and misfit (``hdr_layered_trust.py``; not in caches filled before
+    it came in), and the truth (cached)."""
     path = cache / f"{name}_{seed}_x{scale}.pt"
     if path.exists():
         return torch.load(path)
@@ -49,7 +50,7 @@ def results(name: str, seed: int, frames: int, scale: int, cache: Path) -> dict:
     got = find_objects(sb, cfg)
     if got is not None:  # the region's full weight: the shares are applied below
         lay = layered_hdr(*got, cfg, LayersConfig(inside=1.0))
-        out.update(lay=lay.x, region=lay.region)
+        out.update(lay=lay.x, region=lay.region, misfit=lay.misfit)
     cache.mkdir(parents=True, exist_ok=True)
     torch.save(out, path)
     return out

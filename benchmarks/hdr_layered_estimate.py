@@ -72,11 +72,17 @@ only where the objects found cover the reference in some frame, at a share of
 row is then the blend, and "layered alone" the same solve without it (the row as it was
 before; ``--no-blend`` runs everything without it, as the outputs before it did).
 
+Step 8 (``LayersConfig.trust``, the guard): inside that region the layered result's
+share falls where the other frames disagree with the layer the reference shows
+(:func:`inversa.burst.layered_hdr.misfit`, :func:`~inversa.burst.layered_hdr.trusted`);
+the "blend, no guard" row is the same solve without it, and ``--no-guard`` runs
+without it (the outputs before it came in).
+
 Run: cd benchmarks && python hdr_layered_estimate.py [--scales 1] [--seeds 2] [--lr-v 0.01]
      [--seeds 4 --from-seed 2 --twin [--held-still]] [--method map] [--unseen 0]
      [--no-merge] [--max-ratio 1] [--via-config] [--fit-coarse 8]
      [--no-amodal] [--refine-v 0] [--fits 2] [--normalise] [--box 5] [--cost-seeds]
-     [--estimated-only] [--only coffee/110,...] [--base 200] [--no-blend]
+     [--estimated-only] [--only coffee/110,...] [--base 200] [--no-blend] [--no-guard]
 """
 
 from __future__ import annotations
@@ -135,17 +141,20 @@ def find_objects(sb, cfg: HDRConfig, true_velocities: bool = False, by_cost: boo
 
 def layered_estimate(sb, cfg: HDRConfig, true_velocities: bool = False, by_cost: bool = False,
                      lcfg: LayersConfig = LayersConfig(), one: torch.Tensor | None = None,
-                     ) -> tuple[torch.Tensor, torch.Tensor] | None:
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """The layered learned reconstruction (3, sH, sW) with the layers estimated (module
     docstring; :func:`inversa.burst.layered_hdr.layered_hdr` on :func:`find_objects`'s
     objects), blended with the one-image result ``one`` (1, 3, sH, sW) as ``inversa hdr
-    --layers`` does (``LayersConfig.blend``, ``inside``), and the layered result alone;
-    None when no object was found."""
+    --layers`` does (``LayersConfig.blend``, ``inside``, ``trust``), the layered result
+    alone, and the blend without the guard (``trust``); None when no object was found."""
     found = find_objects(sb, cfg, true_velocities, by_cost, lcfg)
     if found is None:
         return None
     lay = layered_hdr(*found, cfg, lcfg)
-    return (lay.x if one is None else blended(lay, one))[0], lay.x[0]
+    if one is None:
+        return lay.x[0], lay.x[0], lay.x[0]
+    return (blended(lay, one)[0], lay.x[0],
+            blended(dataclasses.replace(lay, guard=None), one)[0])
 
 
 def main() -> None:
@@ -196,6 +205,10 @@ def main() -> None:
     ap.add_argument("--blend", action=argparse.BooleanOptionalAction,
                     default=LayersConfig().blend,
                     help="blend with the one-image result (LayersConfig.blend, inside)")
+    ap.add_argument("--guard", action=argparse.BooleanOptionalAction,
+                    default=LayersConfig().trust is not None,
+                    help="the blend's guard (LayersConfig.trust); with it, a 'blend, no "
+                         "guard' row from the same solve")
     ap.add_argument("--base", type=int, default=100,
                     help="first seed of the bursts (bench_hdr.held_out; 200: a set never run)")
     args = ap.parse_args()
@@ -204,7 +217,8 @@ def main() -> None:
                         fits=args.fits, normalise=args.normalise, box=args.box,
                         unseen=args.unseen, max_ratio=args.max_ratio, merge=args.merge,
                         fit_coarse=args.fit_coarse,
-                        fit_steps=args.fit_steps, blend=args.blend)
+                        fit_steps=args.fit_steps, blend=args.blend,
+                        **({} if args.guard else {"trust": None}))
     for scale in (int(v) for v in args.scales.split(",")):
         cfg = HDRConfig(method=args.method, scale=scale)
         one = "shipped learned" if args.method == "learned" else "map, one image"
@@ -228,6 +242,9 @@ def main() -> None:
                     if lcfg.blend and not true_v:  # and without the blend, the same solve
                         r["layered alone"] = r[one] if both is None else \
                             scores(both[1], dyn.gt, dyn.moving)[1]
+                        if lcfg.trust is not None:  # and without the guard
+                            r["blend, no guard"] = r[one] if both is None else \
+                                scores(both[2], dyn.gt, dyn.moving)[1]
                 r[label] = scores(x, dyn.gt, dyn.moving)[1] if x is not None else r[one]
             if args.twin:
                 static = hdr_burst(name, seed, scale, frames, 0)

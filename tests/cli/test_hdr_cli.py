@@ -140,10 +140,12 @@ def test_hdr_layers_saves_the_objects_and_refuses_merge(bracketed, tmp_path):
     # scale 1 is half the synthesized grid: the moving mask at the output's pixels
     moving = np.load(bracketed / "b.moving.npy")[::2, ::2]
     assert (inside & moving).sum() > 0.9 * inside.sum()
-    # the layered result's share: its full share (LayersConfig.inside) on the whole
-    # matte, none in the corners (the one-image result)
+    # the layered result's share: at most LayersConfig.inside, most of it on the matte
+    # (the guard, LayersConfig.trust, lowers it where the frames disagree with the
+    # layers; measured median 0.77 of 0.8), none in the corners (the one-image result)
     lw, share = w["layer_weight"], LayersConfig().inside
-    assert lw.shape == (64, 64) and lw[inside].min() > share - 0.01 and lw.min() < 0.01
+    assert lw.shape == (64, 64) and lw.max() <= share + 1e-6 and lw.min() < 0.01
+    assert np.median(lw[inside]) > 0.6 * share
     assert np.load(tmp_path / "r.npy").shape[:2] == (64, 64)
     _fails(["hdr", bracketed / "b.npz", "-o", tmp_path / "r2.npy", "--method", "merge",
             "--layers"], tmp_path, "layers")

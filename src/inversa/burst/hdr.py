@@ -37,8 +37,10 @@ reconstructed as a background plus one layer per object
 result is used where the objects found cover the reference in some frame (themselves and
 the background they hide), blended there with the one-image result (``LayersConfig.inside``
 its share), and the one-image result elsewhere, so that an object the search missed away
-from the others is reconstructed as without layers (``HDRResult.layer_weight``); where no
-object is found the one-image reconstruction is kept, with a warning.
+from the others is reconstructed as without layers (``HDRResult.layer_weight``); inside,
+its share falls where the other frames disagree with the layers (``LayersConfig.trust``),
+so that a missed object a found one's region swallowed is left to the one-image result
+too; where no object is found the one-image reconstruction is kept, with a warning.
 
 ``x`` is the radiance in units of the reference exposure: a value above 1 is a highlight
 that clipped in the reference. Alignment is exposure-aware (:func:`alignment_frames`):
@@ -212,7 +214,7 @@ class HDRResult:
     velocities: torch.Tensor | None = None
     mattes: torch.Tensor | None = None
     # with layers: the layered result's weight (sH, sW) against the one-image one's
-    # (LayersConfig.blend, inside; None without layers or without blend)
+    # (LayersConfig.blend, inside, trust; None without layers or without blend)
     layer_weight: torch.Tensor | None = None
 
 
@@ -636,7 +638,7 @@ def reconstruct_hdr(burst: Burst, config: HDRConfig = HDRConfig(),
             one.result.x = finish(_one_image(one, config), one)
             inp.result.x = blended(lay, one.result.x)  # the one image outside the layers
             inp.result.velocities, inp.result.mattes = lay.velocities, lay.mattes
-            inp.result.layer_weight = lay.region
+            inp.result.layer_weight = lay.weight
             return inp.result
         inp = one
         inp.result.warnings.append(lay)

@@ -26,7 +26,12 @@ regions, amodal extents) the reconstruction is:
    an object the search missed is then reconstructed as without layers, with the
    confidence ``g``, instead of as background. Inside, the layered result's share is
    ``inside`` and the one-image result's the rest (two models' estimates of the same
-   pixels, whose errors need not coincide).
+   pixels, whose errors need not coincide);
+7. with ``trust`` (:func:`misfit`, :func:`trusted`), the layered result's share falls
+   inside that region where most of the other frames disagree with the layer that the
+   reference shows (their samples' windowed chi-square, spread back onto the layers by
+   the model's adjoint): a missed object that a found object's region swallowed, taken
+   there with the wrong motion, is left to the one-image result.
 
 Measured in docs/benchmarks.md (``benchmarks/hdr_layered_estimate.py``; the HDR issue's
 moving-regions figure).
@@ -152,6 +157,49 @@ def layers_region(objs: list[torch.Tensor], levels: torch.Tensor, m_hr: torch.Te
     return torch.from_numpy(w).float().clamp(0, 1)
 
 
+def chi_square(a: LayeredBurstOperator, inp, z: torch.Tensor) -> torch.Tensor:
+    """(K, H, W) the windowed chi-square of the samples under the layers ``z`` (step 3),
+    ``mean_3x3 w (y - A z)^2 / sigma^2`` with ``w`` and ``sigma^2`` the noise model's
+    (:func:`~inversa.burst.forward.data_weights`, no robust factor)."""
+    y = inp.y[None].double()
+    with torch.no_grad():
+        pred = a(z.double())
+        w, ref_var = data_weights(pred, y, inp.noise, robust=False, gain=inp.gain)
+        return _box(((y - pred) ** 2 * w / ref_var)[0], 3)
+
+
+def misfit(a: LayeredBurstOperator, inp, z: torch.Tensor, base: torch.Tensor,
+           chi: float) -> torch.Tensor:
+    """(sH, sW) share of what the other frames say about each reference pixel that the
+    layers ``z`` do not explain: of the samples of frames 1 to K-1 usable in ``base``
+    (K, H, W), those whose windowed chi-square (:func:`chi_square`) is ``chi`` or more,
+    spread back onto every layer by the model's adjoint, ``A^T bad / A^T base`` summed
+    over colours, and composited as the reference shows the layers. A pixel of an object
+    the search missed, taken by a found object's region with the wrong motion, has few
+    other frames that agree with the layer showing it."""
+    with torch.no_grad():
+        big = chi_square(a, inp, z) >= chi
+        other = base.double().clone()
+        other[0] = 0
+        bad = a.adjoint((other * big)[None])[0]
+        all_ = a.adjoint(other[None])[0]
+        hh, ww = bad.shape[-2:]
+        bad, all_ = bad.reshape(-1, 3, hh, ww).sum(1), all_.reshape(-1, 3, hh, ww).sum(1)
+        share = torch.where(all_ > 1e-6, bad / all_.clamp(min=1e-6), 0.0)
+        return sum(v[0, 0] * s for v, s in zip(a.visible, share, strict=True)).float()
+
+
+def trusted(bad: torch.Tensor, trust: tuple[float, float], smooth: float = 2.0) -> torch.Tensor:
+    """(sH, sW) guard on the layered result's share from its :func:`misfit` ``bad``:
+    ``1 - clip((G * bad - t_0) / (t_1 - t_0), 0, 1)``, ``G`` a Gaussian of ``smooth``
+    pixels and ``(t_0, t_1) = trust``."""
+    m = bad.numpy().astype(float)
+    if smooth > 0:
+        m = ndimage.gaussian_filter(m, smooth)
+    lo, hi = trust
+    return torch.from_numpy(1 - np.clip((m - lo) / (hi - lo), 0, 1)).float()
+
+
 @dataclasses.dataclass
 class LayeredResult:
     """The reference's radiance ``x`` (1, 3, sH, sW), the objects' velocities (J, 2)
@@ -159,22 +207,37 @@ class LayeredResult:
     their mattes (J, sH, sW) in the reference, bottom first; ``unexplained``: the share of
     the other frames' usable samples that the last solve's chi-square test distrusted
     (step 3; a diagnosis of how well the layers explain the burst); ``region`` (sH, sW)
-    the weight of ``x`` against the one-image result (step 6, :func:`layers_region`; None
-    without ``blend``: ``x`` everywhere)."""
+    the share of ``x`` against the one-image result where the objects act (step 6,
+    ``inside`` times :func:`layers_region`; None without ``blend``: ``x`` everywhere);
+    ``misfit`` (sH, sW) what the layers leave unexplained (:func:`misfit`) and
+    ``guard`` (sH, sW) the share they keep for it (step 7, :func:`trusted`; None without
+    ``trust``). The weight of ``x`` is :attr:`weight`."""
 
     x: torch.Tensor
     velocities: torch.Tensor
     mattes: torch.Tensor
     unexplained: float = 0.0
     region: torch.Tensor | None = None
+    misfit: torch.Tensor | None = None
+    guard: torch.Tensor | None = None
+
+    @property
+    def weight(self) -> torch.Tensor | None:
+        """(sH, sW) the weight of ``x`` against the one-image result, ``region`` times
+        ``guard``; None without a region."""
+        if self.region is None or self.guard is None:
+            return self.region
+        return self.region * self.guard
 
 
 def blended(lay: LayeredResult, one: torch.Tensor) -> torch.Tensor:
-    """Step 6: ``w x + (1 - w) x_1`` with ``w`` the layered result's ``region`` and
-    ``x_1`` (1, 3, sH, sW) the one-image result (``lay.x`` itself without a region)."""
-    if lay.region is None:
+    """Steps 6 and 7: ``w x + (1 - w) x_1`` with ``w`` the layered result's
+    :attr:`~LayeredResult.weight` and ``x_1`` (1, 3, sH, sW) the one-image result
+    (``lay.x`` itself without a region)."""
+    w = lay.weight
+    if w is None:
         return lay.x
-    w = lay.region.to(lay.x)
+    w = w.to(lay.x)
     return w * lay.x + (1 - w) * one.to(lay.x)
 
 
@@ -208,11 +271,7 @@ def layered_hdr(inp, found: Objects, cfg, config: LayersConfig = LayersConfig(),
         lin.valid = base
         z = solve_layers(a, lin, z0, cfg)
         with torch.no_grad():  # samples the model does not explain
-            pred = a(z.double())
-            w, ref_var = data_weights(pred, lin.y[None].double(), lin.noise, robust=False,
-                                      gain=lin.gain)
-            chi = _box(((lin.y[None].double() - pred) ** 2 * w / ref_var)[0], 3)
-            g = (chi < config.chi).to(base)
+            g = (chi_square(a, lin, z) < config.chi).to(base)
             g[0] = 1
             share = float((base[1:] * (1 - g[1:])).sum() / base[1:].sum().clamp(min=1))
         lin.valid = base * g
@@ -225,10 +284,16 @@ def layered_hdr(inp, found: Objects, cfg, config: LayersConfig = LayersConfig(),
         objs = [translations(k, v) for v in vs]
         a, z, share = solve(levels)
     x = finish(a.reference(z).float(), lin)
-    region = config.inside * layers_region(objs, levels, lin.m_hr, config.margin,
-                                           config.feather) if config.blend else None
-    return LayeredResult(x, vs.float(), (levels + 0.5).clamp(0, 1).float(), share, region)
+    bad = misfit(a, lin, z, base, config.chi)
+    region = guard = None
+    if config.blend:
+        region = config.inside * layers_region(objs, levels, lin.m_hr, config.margin,
+                                               config.feather)
+        if config.trust is not None:
+            guard = trusted(bad, config.trust, config.trust_smooth)
+    return LayeredResult(x, vs.float(), (levels + 0.5).clamp(0, 1).float(), share, region, bad,
+                         guard)
 
 
-__all__ = ["LayerTV", "LayeredResult", "blended", "fit_levels", "layered_hdr", "layers_region",
-           "solve_layers"]
+__all__ = ["LayerTV", "LayeredResult", "blended", "chi_square", "fit_levels", "layered_hdr",
+           "layers_region", "misfit", "solve_layers", "trusted"]
