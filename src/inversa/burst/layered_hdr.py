@@ -189,11 +189,11 @@ def misfit(a: LayeredBurstOperator, inp, z: torch.Tensor, base: torch.Tensor,
         return sum(v[0, 0] * s for v, s in zip(a.visible, share, strict=True)).float()
 
 
-def trusted(bad: torch.Tensor, trust: tuple[float, float], smooth: float = 2.0) -> torch.Tensor:
+def trusted(bad: torch.Tensor, trust: tuple[float, float], smooth: float = 3.0) -> torch.Tensor:
     """(sH, sW) guard on the layered result's share from its :func:`misfit` ``bad``:
     ``1 - clip((G * bad - t_0) / (t_1 - t_0), 0, 1)``, ``G`` a Gaussian of ``smooth``
     pixels and ``(t_0, t_1) = trust``."""
-    m = bad.numpy().astype(float)
+    m = bad.detach().cpu().numpy().astype(float)
     if smooth > 0:
         m = ndimage.gaussian_filter(m, smooth)
     lo, hi = trust
