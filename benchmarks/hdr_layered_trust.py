@@ -101,7 +101,8 @@ def main() -> None:
         return [*cells, f"{np.mean(v):+.3f}", f"{np.min(v):+.2f}"]
 
     order = sorted(variants, key=lambda k: -np.mean([g[k] for g in gains.values()]))
-    keep = [k for k in order[:args.top]] + [k for k in variants if k.startswith("no guard")]
+    unguarded = [k for k in variants if k.startswith("no guard")]  # always shown, once
+    keep = [k for k in order if k not in unguarded][:args.top] + unguarded
     heads = [c for s in scales for c in (f"x{s} mean", f"x{s} worst")] + ["all mean", "all worst"]
     print(f"\nlearned, moving regions, gain over the one-image result (mu-law dB) on the "
           f"{len(gains)} bursts where objects were found; best {args.top} by the mean over all")
