@@ -17,7 +17,9 @@ in training (generic model: seeds 10000+) or tuning (seeds 900+).
 * TP at PACO's false alarms: the threshold of each method set to give as many false alarms
   as PACO at S/N 5, true positives there (per 100 companions).
 * Flux: companions detected at S/N >= 5; unbiased flux (PACO's estimator, re-estimated
-  without the source) and its error bar, scaled per annulus; coverage = fraction with
+  without the source) and its error bar, scaled per annulus; the deep rows take the flux
+  network's correction of them (``exo_flux``, ``--flux-model ''`` for PACO's), as
+  ``inversa exo detect --method deep`` does; coverage = fraction with
   |flux - true| <= error (nominal 68 %).
 * Calibration: fraction of pixels (beyond 2 FWHM of the star, 3 FWHM of the companions)
   at or above 3 and 4 against the Gaussian tail (1.35e-3, 3.2e-5).
@@ -46,6 +48,7 @@ from bench_exo import auc, held_out_cube, peak_near, score_maps
 from inversa.exo.baselines import pca_adi
 from inversa.exo.candidates import refine
 from inversa.exo.deep.detect import DeepConfig, fit_observation
+from inversa.exo.deep.flux import DEFAULT_FLUX_MODEL, has_flux_head, load_flux_head, measure
 from inversa.exo.deep.model import has_detector
 from inversa.exo.inject import Companion, inject
 from inversa.exo.paco import COVARIANCES, PacoConfig, paco_map, unbiased_flux
@@ -79,15 +82,22 @@ def tp_at_fa(pos, neg, fa_count: int) -> int:
     return int((np.asarray(pos) > thr).sum())
 
 
-def fluxes(snr, cube, angles, psf, scale, truths, comps, f, paco_cfg):
+def fluxes(snr, cube, angles, psf, scale, truths, comps, f, paco_cfg, head=None):
+    """(true, flux, error) of the companions found at S/N >= 5: PACO's unbiased flux, or
+    the flux network ``head``'s estimate from the same measure (deep rows, as ``inversa
+    exo detect --method deep`` does)."""
     out = []
     for (x, y), c in zip(truths, comps, strict=True):
         pk = peak_near(snr, x, y, f)
         if pk is None or snr[pk] < 5:
             continue
         xs, ys = refine(torch.from_numpy(snr), *pk)
-        fl, err, _, _ = unbiased_flux(cube, angles, psf, xs, ys, paco_cfg)
-        err *= float(scale[round(ys), round(xs)])
+        sc = float(scale[round(ys), round(xs)])
+        if head is not None:
+            fl, err = head.estimate([measure(cube, angles, psf, xs, ys, paco_cfg, sc, f)])[0]
+        else:
+            fl, err, _, _ = unbiased_flux(cube, angles, psf, xs, ys, paco_cfg)
+            err *= sc
         out.append((c.flux, fl, err))
     return out
 
@@ -124,6 +134,8 @@ def main() -> None:
     ap.add_argument("--figure", default=str(ROOT / "docs/figures"), help="'' writes none")
     ap.add_argument("--model", default="exo_deep", help="generic model: shipped name or .pt")
     ap.add_argument("--no-tail", action="store_true", help="without the shipped null tail")
+    ap.add_argument("--flux-model", default=DEFAULT_FLUX_MODEL,
+                    help="deep rows' flux network ('' for PACO's unbiased flux)")
     ap.add_argument("--paco-detrend", type=int, default=0,
                     help="also run PACO with each pixel's trend of this degree removed")
     ap.add_argument("--paco-detrend-arc", type=float, default=PacoConfig.detrend_arc,
@@ -131,6 +143,8 @@ def main() -> None:
     ap.add_argument("--paco-covariance", choices=COVARIANCES, default="linear",
                     help="also run PACO with this covariance estimate (inversa.exo.covariance)")
     args = ap.parse_args()
+    flux_head = load_flux_head(args.flux_model) \
+        if args.flux_model and has_flux_head(args.flux_model) else None
     torch.set_num_threads(2)
     warnings.filterwarnings("ignore")
     vip = None
@@ -164,7 +178,7 @@ def main() -> None:
         maps, fitted = {}, {}
 
         t0 = time.perf_counter()
-        pm = paco_map(sim.cube, sim.angles, sim.psf)
+        pm = plain = paco_map(sim.cube, sim.angles, sim.psf)
         res["inversa PACO"]["time"].append(time.perf_counter() - t0)
         maps["inversa PACO"] = pm.snr.numpy()
         res["inversa PACO"]["flux"] += fluxes(maps["inversa PACO"], sim.cube, sim.angles,
@@ -192,8 +206,13 @@ def main() -> None:
             res[m]["time"].append(time.perf_counter() - t0)
             maps[m] = dm.snr.numpy()
             fitted[m] = fit
-            res[m]["flux"] += fluxes(maps[m], sim.cube, sim.angles, sim.psf, dm.scale,
-                                     truths, comps, f, replace(dm.paco, calibrate=False))
+            if flux_head is not None:  # it reads PACO's plain statistics and scale
+                res[m]["flux"] += fluxes(maps[m], sim.cube, sim.angles, sim.psf, plain.scale,
+                                         truths, comps, f, PacoConfig(calibrate=False),
+                                         flux_head)
+            else:
+                res[m]["flux"] += fluxes(maps[m], sim.cube, sim.angles, sim.psf, dm.scale,
+                                         truths, comps, f, replace(dm.paco, calibrate=False))
             if fit.trained:
                 train_info.append(fit.trained)
         if vip is not None:

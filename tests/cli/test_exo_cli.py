@@ -170,7 +170,13 @@ def test_detect_deep_per_observation_and_shipped(sim, tmp_path):
     if has_detector():
         out2 = tmp_path / "deep2"
         _ok([*base, "--model", "exo_deep", "-o", out2])
-        assert json.loads((out2 / "report.json").read_text())["model"] == "exo_deep"
+        rep2 = json.loads((out2 / "report.json").read_text())
+        assert rep2["model"] == "exo_deep"
+        assert rep2["candidate_flux"] == "flux network exo_flux"
+        out3 = tmp_path / "deep3"  # PACO's unbiased flux for the candidates instead
+        _ok([*base, "--model", "exo_deep", "--flux-model", "", "-o", out3])
+        assert json.loads((out3 / "report.json").read_text())["candidate_flux"] == \
+            "PACO's unbiased estimate"
 
 
 def test_detect_deep_bad_input(sim, tmp_path):
@@ -186,6 +192,12 @@ def test_detect_deep_bad_input(sim, tmp_path):
             tmp_path / "broken.pt", "-o", out], tmp_path, "not a valid deep-detector")
     _fails([*base, cube, "--angles", ang, "--psf", psf, "--model", tmp_path / "broken.pt",
             "-o", out], tmp_path, "only with --method deep")
+    _fails([*base, cube, "--angles", ang, "--psf", psf, "--method", "deep", "--flux-model",
+            tmp_path / "broken.pt", "-o", out], tmp_path, "not a valid flux-model")
+    _fails([*base, cube, "--angles", ang, "--psf", psf, "--flux-model", tmp_path / "broken.pt",
+            "-o", out], tmp_path, "only with --method deep")
+    _fails([*base, cube, "--angles", ang, "--psf", psf, "--method", "deep", "--flux-model",
+            tmp_path / "none.pt", "-o", out], tmp_path, "no such flux model")
     _fails([*base, cube, "--angles", ang, "--psf", psf, "--method", "deep", "--train-steps",
             0, "-o", out], tmp_path, "--train-steps")
     _fails(["exo", "train", "-o", tmp_path / "m.txt"], tmp_path, "expected a .pt")

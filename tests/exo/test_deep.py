@@ -243,7 +243,7 @@ def test_deep_candidates_flux_uses_the_models_statistics(small_sim, monkeypatch)
     statistics its features (and its error scale) come from, not the default ones."""
     import inversa.exo.deep.detect as deep_detect
     import inversa.exo.detect as det
-    from inversa.exo.deep.detect import DeepMaps
+    from inversa.exo.deep.detect import DeepConfig, DeepMaps
     from inversa.exo.io import Observation
     from inversa.exo.paco import PacoConfig
 
@@ -261,8 +261,34 @@ def test_deep_candidates_flux_uses_the_models_statistics(small_sim, monkeypatch)
         return 1e-4, 1e-5, 10.0, 1
 
     monkeypatch.setattr(det, "unbiased_flux", fake_flux)
-    out = det.detect(Observation(cube=small_sim.cube, angles=small_sim.angles, psf=small_sim.psf),
-                     det.DetectConfig(method="deep"))
+    obs = Observation(cube=small_sim.cube, angles=small_sim.angles, psf=small_sim.psf)
+    out = det.detect(obs, det.DetectConfig(method="deep", deep=DeepConfig(flux_model=None)))
     assert len(out.candidates) == 1 and len(seen) == 1
     assert (seen[0].detrend, seen[0].covariance, seen[0].calibrate) == (1, "blend", False)
     assert out.candidates[0].flux_err == pytest.approx(2e-5)
+    assert out.extra["candidate_flux"] == "PACO's unbiased estimate"
+    # the flux network measures with PACO's plain statistics, those it was trained on,
+    # and their calibration scale (here not the model's)
+    import inversa.exo.deep.flux as flux
+    from inversa.exo.deep.flux import FluxHead, FluxMeasure
+
+    measured = []
+
+    def fake_measure(cube, angles, psf, x, y, config, scale, fwhm):
+        measured.append((config, scale))
+        return FluxMeasure(1e-4, 1e-5 * scale, 0.5, 5e-5, 1e-5 * scale, 20.0, 10.0, fwhm)
+
+    monkeypatch.setattr(flux, "measure", fake_measure)
+    monkeypatch.setattr(det, "_flux_head", lambda name: FluxHead())
+    out = det.detect(obs, det.DetectConfig(method="deep"))
+    plain_scale = float(paco_map(small_sim.cube, small_sim.angles, small_sim.psf).scale[20, 40])
+    assert len(measured) == 1 and measured[0][1] == pytest.approx(plain_scale)
+    assert measured[0][0] == PacoConfig(calibrate=False)
+    assert (out.candidates[0].flux, out.candidates[0].flux_err) == \
+        pytest.approx((1e-4, 1e-5 * plain_scale))
+    assert out.extra["candidate_flux"] == "flux network exo_flux"
+    # a model on PACO's plain statistics lends its own scale
+    fake.paco = PacoConfig(calibrate=False)
+    measured.clear()
+    det.detect(obs, det.DetectConfig(method="deep"))
+    assert measured[0] == (PacoConfig(calibrate=False), 2.0)

@@ -114,12 +114,27 @@ def detect(obs: Observation, config: DetectConfig = DetectConfig(),
         snr, flux, flux_err = dm.snr, dm.flux, dm.flux_err
         seconds.update(dm.seconds)
         cands = find_candidates(snr, config.threshold, f, flux, flux_err)
+        head = None
         if config.unbiased:
             t1 = time.perf_counter()
             pc = replace(dm.paco, calibrate=False)  # the statistics the scale is for
-            for c in cands:
-                fl, err, _, _ = unbiased_flux(cube, angles, obs.psf, c.x, c.y, pc)
-                c.flux, c.flux_err = fl, err * float(dm.scale[round(c.y), round(c.x)])
+            head = _flux_head(config.deep.flux_model)
+            if head is not None and cands:
+                from inversa.exo.deep.flux import measure
+
+                # the network reads PACO's plain statistics, as in its training; the
+                # model's features may come from others (trend removal, covariance)
+                plain = PacoConfig(calibrate=False)
+                scale = dm.scale if pc == plain else \
+                    paco_map(cube, angles, obs.psf, PacoConfig(null_tail=False)).scale
+                ms = [measure(cube, angles, obs.psf, c.x, c.y, plain,
+                              float(scale[round(c.y), round(c.x)]), f) for c in cands]
+                for c, (fl, err) in zip(cands, head.estimate(ms), strict=True):
+                    c.flux, c.flux_err = fl, err
+            else:
+                for c in cands:
+                    fl, err, _, _ = unbiased_flux(cube, angles, obs.psf, c.x, c.y, pc)
+                    c.flux, c.flux_err = fl, err * float(dm.scale[round(c.y), round(c.x)])
             seconds["unbiased_flux"] = time.perf_counter() - t1
         extra_maps = {"pfa": dm.pfa}
         extra = {"model": config.deep.model or "per-observation", "training": dm.trained,
@@ -128,7 +143,11 @@ def detect(obs: Observation, config: DetectConfig = DetectConfig(),
                                 "of the cube, then its far tail mapped by the shipped "
                                 "null tail when one exists for the model "
                                 "(inversa.exo.null_tail)",
-                 "null_tail": dm.null_tail}
+                 "null_tail": dm.null_tail,
+                 "candidate_flux": ("flux network " + str(config.deep.flux_model)
+                                    if head is not None else
+                                    "PACO's unbiased estimate" if config.unbiased else
+                                    "flux map at the peak")}
     else:
         inner = f
         if config.method == "cadi":
@@ -144,6 +163,16 @@ def detect(obs: Observation, config: DetectConfig = DetectConfig(),
     return Detection(snr=snr, flux=flux, flux_err=flux_err, candidates=cands, fwhm=f,
                      config=config, seconds=seconds, frames_used=frames, notes=notes,
                      extra_maps=extra_maps, extra=extra)
+
+
+def _flux_head(name: str | None):
+    """The deep detector's flux network ``name``, or ``None`` when not asked for or when
+    the shipped one is absent (a named file that is missing or corrupted is an error)."""
+    from inversa.exo.deep.flux import DEFAULT_FLUX_MODEL, has_flux_head, load_flux_head
+
+    if not name or (name == DEFAULT_FLUX_MODEL and not has_flux_head(name)):
+        return None
+    return load_flux_head(name)
 
 
 def candidates_writer(cands: list[Candidate], meta: dict):

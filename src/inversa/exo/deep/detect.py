@@ -25,6 +25,7 @@ import torch
 from inversa.errors import InputError
 from inversa.exo.deep.calibration import ScoreCalibrator, null_angles
 from inversa.exo.deep.features import FrameTerms, features, frame_terms
+from inversa.exo.deep.flux import DEFAULT_FLUX_MODEL
 from inversa.exo.deep.model import DEFAULT_MODEL, DeepDetector, has_detector, load_detector
 from inversa.exo.deep.training import (
     DeepTrainSpec,
@@ -53,6 +54,9 @@ class DeepConfig:
     paco: PacoConfig = field(default_factory=lambda: PacoConfig(calibrate=False))
     null_tail: bool = True       # map the S/N-equivalent's far tail (exo.null_tail), when
                                  # one is shipped for ``model``
+    flux_model: str | None = DEFAULT_FLUX_MODEL  # candidates' flux and error bar from this
+                                 # flux network (exo.deep.flux), when it exists; None: PACO's
+                                 # unbiased estimate
 
 
 @dataclass
