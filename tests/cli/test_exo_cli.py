@@ -205,6 +205,7 @@ def test_detect_deep_bad_input(sim, tmp_path):
            "shuffled, true, mixed")
     _fails(["exo", "train", "-o", tmp_path / "m.pt", "--covariance", "diagonal"], tmp_path,
            "linear, nonlinear, blend")
+    _fails(["exo", "train", "-o", tmp_path / "m.pt", "--bound", "-1"], tmp_path, "--bound")
 
 
 def test_cli_fits_saved_null_samples(tmp_path):

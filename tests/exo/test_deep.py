@@ -292,3 +292,21 @@ def test_deep_candidates_flux_uses_the_models_statistics(small_sim, monkeypatch)
     measured.clear()
     det.detect(obs, det.DetectConfig(method="deep"))
     assert measured[0] == (PacoConfig(calibrate=False), 2.0)
+
+
+def test_a_bounded_correction_stays_within_its_bound(tmp_path):
+    """``bound``: the U-Net's correction of PACO's score is ``bound tanh(U / bound)``,
+    whatever the network says; it travels with the weights (older files: unbounded)."""
+    m = DeepDetector(bound=3.0)
+    with torch.no_grad():
+        m.net.tail.bias.fill_(50.0)  # a network sure of a source everywhere
+    x = torch.randn(2, CHANNELS, 32, 32)
+    x[:, -1] = 1
+    with torch.no_grad():
+        extra = m.raw(x) - (m.alpha * x[:, 0] + m.beta)
+    assert float(extra.max()) <= 3.0 + 1e-4 and float(extra.min()) > 2.9
+    save_detector(m, tmp_path / "b.pt")
+    assert load_detector(tmp_path / "b.pt").bound == 3.0
+    assert load_detector("exo_deep").bound == 0.0
+    with pytest.raises(ValueError, match="bound"):
+        DeepDetector(bound=-1.0)

@@ -419,6 +419,8 @@ def train_cmd(
     covariance: str = typer.Option("linear", help="Features from PACO statistics with this "
                                    "covariance estimate (see `exo detect --covariance`); "
                                    "kept in the weights"),
+    bound: float = typer.Option(0.0, help="Limit the network's correction of PACO's score "
+                                          "to +-BOUND (tanh; 0: none); kept in the weights"),
 ) -> None:
     """Train the generic deep detector on simulated cubes (and your observations): the
     model `inversa exo detect --method deep --model NAME` uses directly, and that
@@ -446,6 +448,8 @@ def train_cmd(
     if sim_angles not in ANGLE_MODES:
         raise InputError(f"must be one of {', '.join(ANGLE_MODES)}", field="--sim-angles")
     _check_detrend(detrend)
+    if not bound >= 0:
+        raise InputError("must be >= 0", field="--bound")
     from inversa.exo.paco import PacoConfig
 
     PacoConfig(covariance=covariance)  # refuses an unknown estimate (--covariance)
@@ -458,7 +462,7 @@ def train_cmd(
         extra.append((obs.cube, obs.angles, obs.psf))
     spec = ExoTrainSpec(out=out, cubes=cubes, seed0=seed0, size=size, workdir=workdir,
                         extra=tuple(extra), sim_angles=sim_angles, detrend=detrend,
-                        covariance=covariance)
+                        covariance=covariance, bound=bound)
     spec = with_steps(spec, steps, lr)
     spec = replace(spec, deep=replace(spec.deep, samples=samples,
                                       train=replace(spec.deep.train, seed=seed)))

@@ -50,6 +50,7 @@ class ExoTrainSpec:
     sim_angles: str = "shuffled"
     detrend: int = 0     # PacoConfig.detrend of the features (recorded in the weights)
     covariance: str = "linear"  # PacoConfig.covariance of the features (recorded too)
+    bound: float = 0.0   # DeepDetector.bound: limit of the U-Net's correction (0: none)
     extra: tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], ...] = ()
 
 
@@ -106,7 +107,8 @@ def train_exo(spec: ExoTrainSpec, command: str = "", progress=None) -> dict:
     x, y = cached_samples(work, make, key=features_key(paco))
     t1 = time.perf_counter()
     torch.manual_seed(spec.deep.train.seed)
-    model = DeepDetector(channels=1, detrend=spec.detrend, covariance=spec.covariance)
+    model = DeepDetector(channels=1, detrend=spec.detrend, covariance=spec.covariance,
+                         bound=spec.bound)
     res = train_detector(model, x, y, spec.deep, work, show_progress=progress is None,
                          on_step=phase("training steps"))
     save_detector(model, out)
@@ -118,6 +120,7 @@ def train_exo(spec: ExoTrainSpec, command: str = "", progress=None) -> dict:
                  "subframes": spec.subframes, "user_cubes": len(spec.extra),
                  "samples": len(x), "sample_config": str(spec.deep.sample),
                  "simulated_angles": spec.sim_angles, "detrend": spec.detrend,
+                 "bound": spec.bound,
                  "covariance": spec.covariance},
         "training": training_record(spec.deep.train, res, command),
         "samples_minutes": round((t1 - t0) / 60, 1),

@@ -33,10 +33,14 @@ class DeepDetector(nn.Module):
     ``detrend`` and ``covariance``: how the PACO statistics its features come from are
     estimated (``PacoConfig.detrend``, the degree of the pixels' trend in time removed, 0:
     none; ``PacoConfig.covariance``). They travel with the weights, so the features are
-    computed the same way at detection."""
+    computed the same way at detection.
+
+    ``bound``: when positive, the correction is ``bound tanh(U(x) / bound)``, so the
+    network can reorder pixels near PACO's threshold but cannot call a PACO S/N of 2 a
+    certain source (0: unbounded, as the shipped model)."""
 
     def __init__(self, unet: UNetConfig = UNetConfig(in_channels=CHANNELS), channels: int = 1,
-                 detrend: int = 0, covariance: str = "linear"):
+                 detrend: int = 0, covariance: str = "linear", bound: float = 0.0):
         super().__init__()
         if unet.in_channels != CHANNELS or unet.out_channels != 1:
             raise ValueError(f"the detector takes {CHANNELS} channels and gives 1")
@@ -44,6 +48,9 @@ class DeepDetector(nn.Module):
         self.channels = channels
         self.detrend = detrend
         self.covariance = PacoConfig(covariance=covariance).covariance  # refuses unknown ones
+        if not bound >= 0:
+            raise ValueError("bound must be >= 0")
+        self.bound = float(bound)
         self.net = UNet(unet)
         nn.init.zeros_(self.net.tail.weight)
         nn.init.zeros_(self.net.tail.bias)
@@ -52,7 +59,10 @@ class DeepDetector(nn.Module):
 
     def raw(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (B, H, W) everywhere (training)."""
-        return self.alpha * x[:, 0] + self.beta + self.net(x)[:, 0]
+        u = self.net(x)[:, 0]
+        if self.bound > 0:
+            u = self.bound * torch.tanh(u / self.bound)
+        return self.alpha * x[:, 0] + self.beta + u
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         valid = x[:, -1]
@@ -62,7 +72,7 @@ class DeepDetector(nn.Module):
     def meta(self) -> dict:
         return {"unet": self.unet_config.to_dict(), "feature_version": FEATURE_VERSION,
                 "channels": self.channels, "kind": "exo_deep", "detrend": self.detrend,
-                "covariance": self.covariance}
+                "covariance": self.covariance, "bound": self.bound}
 
 
 def model_path(name_or_path: str | Path) -> Path:
@@ -88,7 +98,8 @@ def load_detector(name_or_path: str | Path = DEFAULT_MODEL, channels: int | None
         if meta.get("kind") != "exo_deep":
             raise KeyError("kind")
         model = DeepDetector(UNetConfig(**meta["unet"]), int(meta["channels"]),
-                             int(meta.get("detrend", 0)), str(meta.get("covariance", "linear")))
+                             int(meta.get("detrend", 0)), str(meta.get("covariance", "linear")),
+                             float(meta.get("bound", 0.0)))
         model.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
     except Exception as e:
         raise InputError(f"not a valid deep-detector weights file ({type(e).__name__})",
