@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from inversa.exo import candidates
 from inversa.exo.baselines import cadi, pca_adi
 from inversa.exo.candidates import local_maxima, refine
 from inversa.exo.geometry import polar_grid
@@ -100,13 +101,8 @@ def auc(pos, neg) -> float:
 
 
 def peak_near(snr: np.ndarray, x: float, y: float, f: float):
-    h, w = snr.shape
-    yy, xx = np.mgrid[0:h, 0:w]
-    near = ((xx - x) ** 2 + (yy - y) ** 2 <= f ** 2) & np.isfinite(snr)
-    if not near.any():
-        return None
-    idx = np.argmax(np.where(near, snr, -np.inf))
-    return divmod(int(idx), w)
+    """:func:`inversa.exo.candidates.peak_near` of a NumPy map."""
+    return candidates.peak_near(torch.from_numpy(np.ascontiguousarray(snr)), x, y, f)
 
 
 def held_out_cube(seed: int, k: int, n: int):

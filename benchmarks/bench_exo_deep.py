@@ -103,6 +103,15 @@ def fluxes(snr, cube, angles, psf, scale, truths, comps, f, paco_cfg, head=None,
     return out
 
 
+def flux_summary(rows) -> tuple[float, float, int]:
+    """Median relative error, share with ``|flux - true| <= error``, count, of
+    ``(true, flux, error, ...)`` rows."""
+    fl = np.array(rows)
+    rel = np.abs(fl[:, 1] - fl[:, 0]) / fl[:, 0]
+    return float(np.median(rel)), float(np.mean(np.abs(fl[:, 1] - fl[:, 0]) <= fl[:, 2])), \
+        len(fl)
+
+
 def contrast_at_half(rates: dict, seps, contrasts) -> list[float]:
     out = []
     lc = np.log10(contrasts)
@@ -248,10 +257,8 @@ def main() -> None:
         pos, neg = np.asarray(r["pos"]), np.asarray(r["neg"])
         bg = np.concatenate(r["bg"])
         if r["flux"]:
-            fl = np.array(r["flux"])
-            rel = np.abs(fl[:, 1] - fl[:, 0]) / fl[:, 0]
-            cov = np.mean(np.abs(fl[:, 1] - fl[:, 0]) <= fl[:, 2])
-            flux_s, cov_s = f"{100 * np.median(rel):.1f} % ({len(fl)})", f"{100 * cov:.0f} %"
+            rel, cov, n = flux_summary(r["flux"])
+            flux_s, cov_s = f"{100 * rel:.1f} % ({n})", f"{100 * cov:.0f} %"
         else:
             flux_s, cov_s = "n/a", "n/a"
         print(f"| {m:<24} | {auc(pos, neg):.3f} | {auc_fdr(pos, neg):.3f}   | "
@@ -266,13 +273,12 @@ def main() -> None:
             continue
         neg = np.sort(np.asarray(r["neg"])[np.isfinite(r["neg"])])[::-1]
         thr = neg[fa_paco] if fa_paco < len(neg) else -np.inf
-        fl = np.array([row for row in r["flux_all"] if row[3] > thr])
-        if len(fl):
-            rel = np.abs(fl[:, 1] - fl[:, 0]) / fl[:, 0]
-            cov = np.mean(np.abs(fl[:, 1] - fl[:, 0]) <= fl[:, 2])
+        above = [row for row in r["flux_all"] if row[3] > thr]
+        if above:
+            rel, cov, n = flux_summary(above)
             print(f"{m}: flux of the companions above its threshold at PACO's false-alarm "
-                  f"count (S/N > {thr:.2f}): median error {100 * np.median(rel):.1f} % "
-                  f"({len(fl)}), 68 % coverage {100 * cov:.0f} %")
+                  f"count (S/N > {thr:.2f}): median error {100 * rel:.1f} % "
+                  f"({n}), 68 % coverage {100 * cov:.0f} %")
     if train_info:
         print("per-observation training: "
               f"{np.mean([t['samples_seconds'] for t in train_info]):.0f} s samples + "

@@ -32,29 +32,14 @@ import numpy as np
 import torch
 from bench_exo import held_out_cube
 
-from inversa.exo.candidates import refine
-from inversa.exo.deep.flux import DEFAULT_FLUX_MODEL, load_flux_head, measure
-from inversa.exo.paco import PacoConfig, paco_map
-from inversa.exo.psf import fwhm as psf_fwhm
+from inversa.exo.deep.flux import DEFAULT_FLUX_MODEL, load_flux_head
 from inversa.exo.simulate import SimConfig, random_companions, simulate
-from inversa.train.exo_flux import peak_near, scores
+from inversa.train.exo_flux import measured_companions, scores
 
 
-def measured(sim, comps, min_snr: float) -> list[tuple[float, object]]:
+def measured(sim, min_snr: float) -> list[tuple[float, object]]:
     """(true flux, measure) of the companions PACO finds at ``min_snr`` in ``sim``."""
-    pm = paco_map(sim.cube, sim.angles, sim.psf)
-    f = psf_fwhm(sim.psf)
-    size = sim.cube.shape[-1]
-    out = []
-    for c in comps:
-        x, y = c.xy((size, size))
-        pk = peak_near(pm.snr, x, y, f)
-        if pk is None or not float(pm.snr[pk]) >= min_snr:
-            continue
-        xr, yr = refine(pm.snr, *pk)
-        out.append((c.flux, measure(sim.cube, sim.angles, sim.psf, xr, yr, PacoConfig(),
-                                    float(pm.scale[round(yr), round(xr)]), f)))
-    return out
+    return [(c.flux, m) for c, m, _ in measured_companions(sim, min_snr)]
 
 
 def table(name: str, rows: list[tuple[float, object]], head) -> None:
@@ -89,13 +74,13 @@ def main() -> None:
     bench = []
     for k in range(6):
         _, comps, sim, _, _ = held_out_cube(100 + k, k, 6)
-        bench += measured(sim, comps, args.snr)
+        bench += measured(sim, args.snr)
     fresh = []
     cfg = SimConfig()
     for k in range(args.fresh):
         seed = args.fresh_seed0 + k
         comps = random_companions(8, (4e-6, 4e-4), cfg.size, 4.1, seed=seed + 50000)
-        fresh += measured(simulate(cfg, comps, seed=seed), comps, args.snr)
+        fresh += measured(simulate(cfg, comps, seed=seed), args.snr)
     if args.save:
         Path(args.save).write_text(json.dumps(
             [{**asdict(m), "true": t} for t, m in fresh], indent=0))
@@ -104,7 +89,7 @@ def main() -> None:
     for k in range(args.small):
         seed = args.small_seed0 + k
         comps = random_companions(3, (3e-5, 2e-4), 64, 4.1, seed=seed + 100, min_sep=10)
-        small += measured(simulate(scfg, comps, seed=seed), comps, args.snr)
+        small += measured(simulate(scfg, comps, seed=seed), args.snr)
     print(f"\nflux network {args.model}: coverage factor {float(head.coverage):.3f}; "
           f"companions at PACO S/N >= {args.snr:g}; {time.perf_counter() - t0:.0f} s\n")
     print("| cubes | n | estimator | median relative error | 68 % coverage | z mean / std |")

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inversa.train.exo_flux import FluxTrainSpec, as_measures, fit_head
+from inversa.train.exo_flux import FluxTrainSpec, as_measures, fit_head, scores
 
 VARIANTS = {
     "PACO unbiased (no network)": None,
@@ -37,11 +37,8 @@ def evaluate(head, part: list[dict]) -> tuple[float, ...]:
     ms = as_measures(part)
     truth = np.array([r["true"] for r in part])
     est = head.estimate(ms) if head is not None else [(m.flux, m.flux_err) for m in ms]
-    f = np.array([e[0] for e in est])
-    s = np.array([e[1] for e in est])
-    z = (f - truth) / s
-    nll = np.mean(0.5 * z ** 2 + np.log(s / np.array([m.flux_err for m in ms])))
-    return np.median(np.abs(f - truth) / truth), np.mean(np.abs(z) <= 1), z.std(), nll
+    s = scores(est, truth, np.array([m.flux_err for m in ms]))
+    return s["median_rel_error"], s["coverage_68"], s["z_std"], s["nll"]
 
 
 def main() -> None:
@@ -56,13 +53,13 @@ def main() -> None:
     print("| variant | median relative error | 68 % coverage | z std | NLL |")
     print("|---|---|---|---|---|")
     for name, v in VARIANTS.items():
-        scores = []
+        folds = []
         for fold in range(4):
             test = [r for r in rows if r["cube"] % 4 == fold]
             fit = [r for r in rows if r["cube"] % 4 != fold]
             head = None if v is None else fit_head(fit, replace(FluxTrainSpec(out=None), **v))
-            scores.append(evaluate(head, test))
-        m = np.array(scores).mean(0)
+            folds.append(evaluate(head, test))
+        m = np.array(folds).mean(0)
         print(f"| {name} | {100 * m[0]:.2f} % | {100 * m[1]:.1f} % | {m[2]:.2f} | {m[3]:.3f} |",
               flush=True)
 

@@ -145,23 +145,18 @@ def test_shipped_flux_head_beats_pacos_estimate_on_held_out_companions():
     better likelihood of the truth."""
     import numpy as np
 
+    from inversa.train.exo_flux import as_measures, scores
+
     rows = json.loads(FRESH.read_text())
-    ms = [FluxMeasure(**{k: r[k] for k in FluxMeasure.__dataclass_fields__}) for r in rows]
+    ms = as_measures(rows)
     truth = np.array([r["true"] for r in rows])
+    ref = np.array([m.flux_err for m in ms])
     assert len(ms) > 150
-
-    def score(est):
-        f = np.array([e[0] for e in est])
-        s = np.array([e[1] for e in est])
-        z = (f - truth) / s
-        nll = np.mean(0.5 * z ** 2 + np.log(s / np.array([m.flux_err for m in ms])))
-        return np.median(np.abs(f - truth) / truth), np.mean(np.abs(z) <= 1), nll
-
-    paco = score([(m.flux, m.flux_err) for m in ms])
-    net = score(load_flux_head().estimate(ms))
-    assert net[0] < paco[0]
-    assert 0.60 <= net[1] <= 0.76 and not 0.60 <= paco[1] <= 0.76
-    assert net[2] < paco[2]
+    paco = scores([(m.flux, m.flux_err) for m in ms], truth, ref)
+    net = scores(load_flux_head().estimate(ms), truth, ref)
+    assert net["median_rel_error"] < paco["median_rel_error"]
+    assert 0.60 <= net["coverage_68"] <= 0.76 and not 0.60 <= paco["coverage_68"] <= 0.76
+    assert net["nll"] < paco["nll"]
 
 
 def test_train_flux_command_and_its_bad_input(tmp_path, monkeypatch):

@@ -51,6 +51,20 @@ def local_maxima(snr: torch.Tensor, threshold: float, min_distance: float
     return kept
 
 
+def peak_near(snr: torch.Tensor, x: float, y: float, radius: float) -> tuple[int, int] | None:
+    """The map's largest finite pixel within ``radius`` of ``(x, y)``, as ``(row, col)``
+    (``None`` when there is none); a true source's peak in injection-recovery."""
+    snr = torch.as_tensor(snr)
+    h, w = snr.shape
+    yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float64),
+                            torch.arange(w, dtype=torch.float64), indexing="ij")
+    near = ((xx - x) ** 2 + (yy - y) ** 2 <= radius ** 2) & torch.isfinite(snr)
+    if not bool(near.any()):
+        return None
+    idx = int(torch.argmax(torch.where(near, snr, torch.full_like(snr, -math.inf))))
+    return divmod(idx, w)
+
+
 def refine(snr: torch.Tensor, y: int, x: int) -> tuple[float, float]:
     """Sub-pixel peak position: a parabola through the maximum and its neighbours, per
     axis (offsets clipped to half a pixel)."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from inversa.exo.candidates import local_maxima
+from inversa.exo.candidates import local_maxima, peak_near
 from inversa.exo.detect import DetectConfig, Detection, detect
 from inversa.exo.geometry import polar_grid, to_xy
 from inversa.exo.inject import Companion, inject
@@ -128,11 +128,8 @@ def pseudo_angles(angles: torch.Tensor, kind: str, seed: int) -> torch.Tensor:
 
 
 def _peak_near(snr: torch.Tensor, x: float, y: float, radius: float) -> float:
-    h, w = snr.shape
-    yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float64),
-                            torch.arange(w, dtype=torch.float64), indexing="ij")
-    near = ((xx - x) ** 2 + (yy - y) ** 2 <= radius ** 2) & torch.isfinite(snr)
-    return float(snr[near].max()) if bool(near.any()) else math.nan
+    pk = peak_near(snr, x, y, radius)
+    return float(snr[pk]) if pk is not None else math.nan
 
 
 def _background_peaks(det: Detection, exclude: list[tuple[float, float]]) -> list[float]:

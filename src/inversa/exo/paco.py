@@ -596,6 +596,8 @@ class UnbiasedFlux:
     flux_err: float    # err / kappa (not calibrated: times PacoMaps.scale in detect)
     kappa: float       # the share of a residual source the re-estimated statistics keep
     iterations: int
+    raw: float = math.nan      # b / a with the source inside the statistics (the first step)
+    raw_err: float = math.nan  # its error (not calibrated)
 
 
 def unbiased_estimate(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor, x: float,
@@ -622,10 +624,12 @@ def unbiased_estimate(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tenso
         est, e, _ = (float(v[0]) for v in paco_at(clean, angles, psf, xs, ys, config))
         return est, e
 
-    f0, r0 = 0.0, residual(0.0)[0]
+    f0 = 0.0
+    r0, e0 = residual(0.0)
+    raw = {"raw": r0, "raw_err": e0}
     flux, it = r0, 0
     if not math.isfinite(flux):
-        return UnbiasedFlux(flux, math.nan, math.nan, it)
+        return UnbiasedFlux(flux, math.nan, math.nan, it, **raw)
     r, err = residual(flux)
     for it in range(1, config.unbiased_iterations + 1):  # noqa: B007
         kappa = min(max((r0 - r) / (flux - f0), 0.05), 1.0) if flux != f0 else 1.0
@@ -636,7 +640,7 @@ def unbiased_estimate(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tenso
         if done:
             break
     kappa = min(max((r - residual(flux + err)[0]) / err, 0.05), 1.0) if err > 0 else 1.0
-    return UnbiasedFlux(flux, err / kappa, kappa, it)
+    return UnbiasedFlux(flux, err / kappa, kappa, it, **raw)
 
 
 def unbiased_flux(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor, x: float,

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inversa.exo.candidates import refine
+from inversa.exo.candidates import peak_near, refine
 from inversa.exo.deep.flux import (
     FluxHead,
     FluxMeasure,
@@ -34,9 +34,10 @@ from inversa.exo.deep.flux import (
     robust_nll,
     save_flux_head,
 )
+from inversa.exo.inject import Companion
 from inversa.exo.paco import PacoConfig, paco_map
 from inversa.exo.psf import fwhm as psf_fwhm
-from inversa.exo.simulate import random_companions, simulate
+from inversa.exo.simulate import Simulation, random_companions, simulate
 from inversa.train.exo import random_conditions
 from inversa.train.loop import write_card
 
@@ -60,15 +61,24 @@ class FluxTrainSpec:
     workdir: Path | None = None
 
 
-def peak_near(snr: torch.Tensor, x: float, y: float, radius: float) -> tuple[int, int] | None:
-    """The S/N map's largest finite pixel within ``radius`` of ``(x, y)``, as (row, col)."""
-    h, w = snr.shape
-    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-    near = ((xx - x) ** 2 + (yy - y) ** 2 <= radius ** 2) & torch.isfinite(snr)
-    if not bool(near.any()):
-        return None
-    idx = int(torch.argmax(torch.where(near, snr, torch.full_like(snr, -math.inf))))
-    return divmod(idx, w)
+def measured_companions(sim: Simulation, min_snr: float
+                        ) -> list[tuple[Companion, FluxMeasure, float]]:
+    """``(companion, measure, peak S/N)`` of each of ``sim``'s companions whose PACO S/N
+    peak (within one FWHM of the truth) reaches ``min_snr``, measured at the
+    parabola-refined peak as a detection would be."""
+    pm = paco_map(sim.cube, sim.angles, sim.psf)
+    f = psf_fwhm(sim.psf)
+    shape = tuple(sim.cube.shape[-2:])
+    out = []
+    for c in sim.companions:
+        pk = peak_near(pm.snr, *c.xy(shape), f)
+        if pk is None or not float(pm.snr[pk]) >= min_snr:
+            continue
+        xr, yr = refine(pm.snr, *pk)
+        m = measure(sim.cube, sim.angles, sim.psf, xr, yr, PacoConfig(),
+                    float(pm.scale[round(yr), round(xr)]), f)
+        out.append((c, m, float(pm.snr[pk])))
+    return out
 
 
 def cube_rows(i: int, spec: FluxTrainSpec) -> list[dict]:
@@ -78,20 +88,8 @@ def cube_rows(i: int, spec: FluxTrainSpec) -> list[dict]:
     comps = random_companions(spec.companions, spec.contrast, spec.size, 4.1,
                               seed=spec.seed0 + i + 50000)
     sim = simulate(cfg, comps, seed=spec.seed0 + i)
-    pm = paco_map(sim.cube, sim.angles, sim.psf)
-    f = psf_fwhm(sim.psf)
-    rows = []
-    for c in comps:
-        x, y = c.xy((spec.size, spec.size))
-        pk = peak_near(pm.snr, x, y, f)
-        if pk is None or not float(pm.snr[pk]) >= spec.min_snr:
-            continue
-        ys, xs = pk
-        xr, yr = refine(pm.snr, ys, xs)
-        m = measure(sim.cube, sim.angles, sim.psf, xr, yr, PacoConfig(),
-                    float(pm.scale[round(yr), round(xr)]), f)
-        rows.append({**asdict(m), "true": c.flux, "snr": float(pm.snr[pk]), "cube": i})
-    return rows
+    return [{**asdict(m), "true": c.flux, "snr": snr, "cube": i}
+            for c, m, snr in measured_companions(sim, spec.min_snr)]
 
 
 def workdir(spec: FluxTrainSpec) -> Path:
@@ -99,15 +97,18 @@ def workdir(spec: FluxTrainSpec) -> Path:
 
 
 def collect(spec: FluxTrainSpec, progress: Callable[[int, int], None] | None = None
-            ) -> list[dict]:
-    """Rows of every training cube, each cube cached in the work folder."""
+            ) -> tuple[list[dict], int]:
+    """Rows of every training cube, each cube cached in the work folder, and how many
+    cubes were read back from it."""
     work = workdir(spec)
     work.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
+    cached = 0
     for i in range(spec.cubes):
         path = work / f"cube_{spec.seed0 + i}.pt"
         if path.exists():
             part = torch.load(path, weights_only=False)
+            cached += 1
         else:
             part = cube_rows(i, spec)
             tmp = path.with_suffix(".tmp")
@@ -116,7 +117,7 @@ def collect(spec: FluxTrainSpec, progress: Callable[[int, int], None] | None = N
         rows += part
         if progress:
             progress(i + 1, spec.cubes)
-    return rows
+    return rows, cached
 
 
 def as_measures(rows: list[dict]) -> list[FluxMeasure]:
@@ -124,14 +125,20 @@ def as_measures(rows: list[dict]) -> list[FluxMeasure]:
     return [FluxMeasure(**{k: r[k] for k in names}) for r in rows]
 
 
-def scores(est: list[tuple[float, float]], truth: np.ndarray) -> dict:
-    """Median relative error, share of ``|z| <= 1``, mean and std of ``z``."""
+def scores(est: list[tuple[float, float]], truth: np.ndarray,
+           ref: np.ndarray | None = None) -> dict:
+    """Median relative error, share of ``|z| <= 1``, mean and std of ``z``; with
+    ``ref`` (PACO's errors ``sigma_u``) also the Gaussian negative log-likelihood of the
+    truth in their units, ``mean(z^2 / 2 + log(sigma / sigma_u))``."""
     f = np.array([e[0] for e in est])
     s = np.array([e[1] for e in est])
     z = (f - truth) / s
-    return {"median_rel_error": float(np.median(np.abs(f - truth) / truth)),
-            "coverage_68": float(np.mean(np.abs(z) <= 1)), "z_mean": float(z.mean()),
-            "z_std": float(z.std()), "n": len(truth)}
+    out = {"median_rel_error": float(np.median(np.abs(f - truth) / truth)),
+           "coverage_68": float(np.mean(np.abs(z) <= 1)), "z_mean": float(z.mean()),
+           "z_std": float(z.std()), "n": len(truth)}
+    if ref is not None:
+        out["nll"] = float(np.mean(0.5 * z ** 2 + np.log(s / ref)))
+    return out
 
 
 def fit_head(rows: list[dict], spec: FluxTrainSpec) -> FluxHead:
@@ -160,9 +167,7 @@ def train_flux(spec: FluxTrainSpec, command: str = "",
                progress: Callable[[int, int], None] | None = None) -> dict:
     """Collect, fit, scale the bars, write ``out`` (.pt) and its card (.json)."""
     t0 = time.perf_counter()
-    work = workdir(spec)
-    cached = sum((work / f"cube_{spec.seed0 + i}.pt").exists() for i in range(spec.cubes))
-    rows = collect(spec, progress)
+    rows, cached = collect(spec, progress)
     t1 = time.perf_counter()
     cut = spec.cubes - max(1, round(spec.holdout * spec.cubes))
     fit_rows = [r for r in rows if r["cube"] < cut]

@@ -31,7 +31,7 @@ from torch import nn
 
 from inversa.errors import InputError
 from inversa.exo.geometry import to_polar
-from inversa.exo.paco import PacoConfig, paco_at, unbiased_estimate
+from inversa.exo.paco import PacoConfig, unbiased_estimate
 from inversa.nets.weights import save_weights, weights_path
 
 DEFAULT_FLUX_MODEL = "exo_flux"
@@ -62,14 +62,11 @@ def measure(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor, x: floa
             config: PacoConfig, scale: float, fwhm: float) -> FluxMeasure:
     """:class:`FluxMeasure` at ``(x, y)`` with PACO's statistics ``config`` (uncalibrated;
     ``scale`` is the calibration factor of the annulus, as in ``PacoMaps.scale``)."""
-    cfg = replace(config, calibrate=False)
-    u = unbiased_estimate(cube, angles, psf, x, y, cfg)
-    raw, raw_err, _ = (float(v[0]) for v in paco_at(
-        cube, angles, psf, torch.tensor([x]), torch.tensor([y]), cfg))
+    u = unbiased_estimate(cube, angles, psf, x, y, replace(config, calibrate=False))
     sep = float(to_polar(x, y, tuple(cube.shape[-2:]))[0])
     span = float(angles.max() - angles.min())
-    return FluxMeasure(flux=u.flux, flux_err=u.flux_err * scale, kappa=u.kappa, raw=raw,
-                       raw_err=raw_err * scale, separation=sep,
+    return FluxMeasure(flux=u.flux, flux_err=u.flux_err * scale, kappa=u.kappa, raw=u.raw,
+                       raw_err=u.raw_err * scale, separation=sep,
                        arc=sep * math.radians(span), fwhm=fwhm)
 
 
