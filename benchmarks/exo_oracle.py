@@ -42,7 +42,8 @@ of their S/N on the same cube with the frame order of the angles reversed (for t
 injections: on the companion-free twin, once).
 
 Scores, on the same cubes and candidate sites as bench_exo_deep.py: AUC, true positives at
-PACO's false alarms (5 sigma) and the off-source tail. Depth: on each cube's
+PACO's false alarms (5 sigma) and the off-source tail; ``--deep exo_deep`` adds a deep
+model's row, scored on the same candidate sites. Depth (``--angle-sets 0``: none): on each cube's
 companion-free twin (same seed, true angles, as bench_exo_deep's ``--campaign-angles
 true``), companions are injected at the 7 separations of its campaign (2-8 lambda/D),
 ``--angle-sets`` position-angle sets per cube, at the contrasts ``LEVELS``. PACO: the
@@ -70,6 +71,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_exo import auc, held_out_cube, peak_near, score_maps
 from bench_exo_deep import SEPS, contrast_at_half, tp_at_fa
 
+from inversa.exo.deep.detect import DeepConfig, fit_observation
 from inversa.exo.geometry import polar_grid
 from inversa.exo.inject import Companion, inject
 from inversa.exo.null_tail import load_tail
@@ -171,14 +173,18 @@ def main() -> None:
     ap.add_argument("--cubes", type=int, default=6)
     ap.add_argument("--seed0", type=int, default=100)
     ap.add_argument("--realisations", type=int, default=16)
-    ap.add_argument("--angle-sets", type=int, default=2)
+    ap.add_argument("--angle-sets", type=int, default=2,
+                    help="position-angle sets per cube for the depth sweep (0: no sweep)")
+    ap.add_argument("--deep", default="", help="also score this deep model (shipped name or "
+                    ".pt, with its null tail when shipped) on the same candidate sites")
     ap.add_argument("--figure", default=str(ROOT / "docs/figures"), help="'' writes none")
     args = ap.parse_args()
     torch.set_num_threads(2)
     warnings.filterwarnings("ignore")
     methods = ("inversa PACO", "PACO, true covariance", "PACO's model, true statistics",
                "oracle (true mu_t, Sigma)")
-    res = {m: {"pos": [], "neg": [], "bg": []} for m in methods}
+    deep = f"deep ({args.deep})" if args.deep else None
+    res = {m: {"pos": [], "neg": [], "bg": []} for m in (*methods, *([deep] if deep else []))}
     depth = {m: {} for m in methods}
     ratios = []
     paco_raw = PacoConfig(null_tail=False)
@@ -199,13 +205,21 @@ def main() -> None:
         maps.update({m: (o.snr(sim.cube, sim.angles, inner)
                           / o.scale(sim.cube, sim.angles, inner, f)).numpy()
                      for m, o in oracles.items()})
+        if deep:
+            fit = fit_observation(sim.cube, sim.angles, sim.psf,
+                                  DeepConfig(model=args.deep, seed=seed))
+            maps[deep] = fit.apply(sim.cube, sim.angles, sim.psf).snr.numpy()
         score_maps(maps, truths, f, res)
         for i, c in enumerate(comps):
             print(f"   companion {c.sep:.0f} px, {c.flux:.1e}: S/N "
-                  + ", ".join(f"{m} {res[m]['pos'][-4 + i]:.1f}" for m in methods), flush=True)
+                  + ", ".join(f"{m} {res[m]['pos'][-4 + i]:.1f}" for m in maps), flush=True)
         pp = res["inversa PACO"]["pos"][-4:]
         ratios += [[res[m]["pos"][-4 + i] / a for m in methods[1:]]
                    for i, a in enumerate(pp) if a >= 5]
+        if args.angle_sets <= 0:
+            print(f"   statistics from {args.realisations} realisations {t_stats:.0f} s, cube "
+                  f"total {time.perf_counter() - t0:.0f} s", flush=True)
+            continue
         twin = simulate(cfg, [], seed=seed)
         scales = {m: o.scale(twin.cube, twin.angles, inner, f) for m, o in oracles.items()}
         rng = np.random.default_rng(seed)
@@ -235,7 +249,7 @@ def main() -> None:
     print(f"| method | AUC | TP @5 | FA @5 | TP @ PACO's FA ({fa_paco}) | off-source std | "
           ">=3 / >=4 off-source |")
     print("|---|---|---|---|---|---|---|")
-    for m in methods:
+    for m in res:
         pos, neg = np.asarray(res[m]["pos"]), np.asarray(res[m]["neg"])
         bg = np.concatenate(res[m]["bg"])
         tp = tp_at_fa(pos, neg, fa_paco)
@@ -249,6 +263,8 @@ def main() -> None:
             print(f"{m} / PACO S/N on the {len(ratios)} companions PACO finds at 5: median "
                   f"{np.median(ratios[:, i]):.2f}, range {ratios[:, i].min():.2f}-"
                   f"{ratios[:, i].max():.2f}")
+    if args.angle_sets <= 0:
+        return
     thr = raw_threshold(5.0)
     print(f"\ncontrast at 50 % detection, {args.cubes} cubes x {args.angle_sets} position-angle "
           f"sets, true angles, injected at {', '.join(f'{c:.1e}' for c in LEVELS)}; PACO "
