@@ -69,7 +69,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_exo import auc, held_out_cube, peak_near, score_maps
-from bench_exo_deep import SEPS, contrast_at_half, tp_at_fa
+from bench_exo_deep import SEPS, auc_fdr, contrast_at_half, tp_at_fa
 
 from inversa.exo.deep.detect import DeepConfig, fit_observation
 from inversa.exo.geometry import polar_grid
@@ -246,14 +246,14 @@ def main() -> None:
     fa_paco = int((np.asarray(pa["neg"]) >= 5).sum())
     print(f"\n{args.cubes} cubes x 4 companions = {n_pos} companions; "
           f"{args.realisations} realisations per cube for the oracle")
-    print(f"| method | AUC | TP @5 | FA @5 | TP @ PACO's FA ({fa_paco}) | off-source std | "
-          ">=3 / >=4 off-source |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"| method | AUC | AUC-FDR | TP @5 | FA @5 | TP @ PACO's FA ({fa_paco}) | "
+          "off-source std | >=3 / >=4 off-source |")
+    print("|---|---|---|---|---|---|---|---|")
     for m in res:
         pos, neg = np.asarray(res[m]["pos"]), np.asarray(res[m]["neg"])
         bg = np.concatenate(res[m]["bg"])
         tp = tp_at_fa(pos, neg, fa_paco)
-        print(f"| {m} | {auc(pos, neg):.3f} | {int((pos >= 5).sum())} | "
+        print(f"| {m} | {auc(pos, neg):.3f} | {auc_fdr(pos, neg):.3f} | {int((pos >= 5).sum())} | "
               f"{int((neg[np.isfinite(neg)] >= 5).sum())} | {tp} ({100 * tp / n_pos:.0f} / 100) | "
               f"{bg.std():.2f} | {np.mean(bg >= 3):.1e} / {np.mean(bg >= 4):.1e} |")
     print("Gaussian tail: >= 3: 1.3e-03, >= 4: 3.2e-05")
