@@ -204,6 +204,16 @@ def test_train_flux_command_and_its_bad_input(tmp_path, monkeypatch):
         assert r.exit_code == 2 and field in r.output, r.output
     r = runner.invoke(app, ["exo", "train-flux", "-o", str(tmp_path / "g.txt")])
     assert r.exit_code == 2 and ".pt" in r.output
+    # the work folder knows the S/N its companions were measured down to (here 4, the
+    # default): a lower cut is refused, a higher one keeps the rows above it
+    r = runner.invoke(app, [*args, "--min-snr", "3"])
+    assert r.exit_code == 2 and "S/N >= 4" in r.output and "3" in r.output, r.output
+    hi = 0.5 * (min(row["snr"] for i in range(8) for row in fake_rows(i, None))
+                + max(row["snr"] for i in range(8) for row in fake_rows(i, None)))
+    kept = recipe.collect(recipe.FluxTrainSpec(out=out, cubes=8, min_snr=hi))[0]
+    assert 0 < len(kept) < 48 and all(row["snr"] >= hi for row in kept)
+    r = runner.invoke(app, [*args, "--min-snr", "0"])
+    assert r.exit_code == 2 and "--min-snr" in r.output
     monkeypatch.setattr(recipe, "cube_rows", lambda i, spec: fake_rows(i, spec)[:1])
     r = runner.invoke(app, ["exo", "train-flux", "-o", str(tmp_path / "h.pt"), "--cubes", "8"])
     assert r.exit_code == 2 and "too few measured companions" in r.output, r.output

@@ -482,6 +482,7 @@ def train_flux_cmd(
     seed0: int = typer.Option(20000, help="Seed of the first simulated cube"),
     companions: int = typer.Option(8, help="Companions injected per cube"),
     steps: int = typer.Option(1000, help="Optimisation steps (full batch)"),
+    min_snr: float = typer.Option(4.0, help="Companions measured down to this PACO S/N"),
     seed: int = typer.Option(0, help="Random seed (fit)"),
     workdir: Path | None = typer.Option(None, help="One file of measured companions per "
                                                    "cube (default: OUT.work); a rerun "
@@ -506,8 +507,10 @@ def train_flux_cmd(
         raise InputError("must be >= 1", field="--companions")
     if steps < 1:
         raise InputError("must be >= 1", field="--steps")
+    if not min_snr > 0:
+        raise InputError("must be > 0", field="--min-snr")
     spec = FluxTrainSpec(out=out, cubes=cubes, seed0=seed0, companions=companions,
-                         steps=steps, seed=seed, workdir=workdir)
+                         steps=steps, min_snr=min_snr, seed=seed, workdir=workdir)
     with progress_bar("simulating and measuring") as bar:
         try:
             card = train_flux(spec, "inversa " + " ".join(map(shlex.quote, sys.argv[1:])), bar)

@@ -107,12 +107,22 @@ def collect(spec: FluxTrainSpec, progress: Callable[[int, int], None] | None = N
     for i in range(spec.cubes):
         path = work / f"cube_{spec.seed0 + i}.pt"
         if path.exists():
-            part = torch.load(path, weights_only=False)
+            blob = torch.load(path, weights_only=False)
+            # files of a version without the cut stored were measured at its default, 4
+            held, part = (4.0, blob) if isinstance(blob, list) else (blob["min_snr"],
+                                                                      blob["rows"])
+            if held > spec.min_snr:
+                from inversa.errors import InputError
+
+                raise InputError(f"holds companions measured at S/N >= {held:g}, this run "
+                                 f"needs {spec.min_snr:g}; use another work folder",
+                                 source=str(work))
+            part = [r for r in part if r["snr"] >= spec.min_snr]
             cached += 1
         else:
             part = cube_rows(i, spec)
             tmp = path.with_suffix(".tmp")
-            torch.save(part, tmp)
+            torch.save({"min_snr": spec.min_snr, "rows": part}, tmp)
             tmp.replace(path)
         rows += part
         if progress:
