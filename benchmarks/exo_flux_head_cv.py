@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inversa.train.exo_flux import FluxTrainSpec, as_measures, fit_head, scores
+from inversa.train.exo_flux import FluxTrainSpec, as_measures, fit_head, read_cube_rows, scores
 
 VARIANTS = {
     "PACO unbiased (no network)": None,
@@ -48,7 +48,7 @@ def main() -> None:
     torch.set_num_threads(2)
     rows = []
     for p in sorted(glob.glob(str(args.workdir / "cube_*.pt"))):
-        rows += torch.load(p, weights_only=False)
+        rows += read_cube_rows(Path(p))[1]
     print(f"{len(rows)} measured companions of {len({r['cube'] for r in rows})} cubes\n")
     print("| variant | median relative error | 68 % coverage | z std | NLL |")
     print("|---|---|---|---|---|")

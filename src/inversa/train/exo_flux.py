@@ -96,6 +96,13 @@ def workdir(spec: FluxTrainSpec) -> Path:
     return Path(spec.workdir) if spec.workdir else Path(spec.out).with_suffix(".work")
 
 
+def read_cube_rows(path: Path) -> tuple[float, list[dict]]:
+    """The PACO S/N a work-folder file's companions were measured down to, and its rows
+    (files written before the cut was recorded hold a plain list, measured at 4)."""
+    blob = torch.load(path, weights_only=False)
+    return (4.0, blob) if isinstance(blob, list) else (float(blob["min_snr"]), blob["rows"])
+
+
 def collect(spec: FluxTrainSpec, progress: Callable[[int, int], None] | None = None
             ) -> tuple[list[dict], int]:
     """Rows of every training cube, each cube cached in the work folder, and how many
@@ -107,10 +114,7 @@ def collect(spec: FluxTrainSpec, progress: Callable[[int, int], None] | None = N
     for i in range(spec.cubes):
         path = work / f"cube_{spec.seed0 + i}.pt"
         if path.exists():
-            blob = torch.load(path, weights_only=False)
-            # files of a version without the cut stored were measured at its default, 4
-            held, part = (4.0, blob) if isinstance(blob, list) else (blob["min_snr"],
-                                                                      blob["rows"])
+            held, part = read_cube_rows(path)
             if held > spec.min_snr:
                 from inversa.errors import InputError
 
