@@ -208,6 +208,7 @@ def test_train_flux_command_and_its_bad_input(tmp_path, monkeypatch):
     # default): a lower cut is refused, a higher one keeps the rows above it
     r = runner.invoke(app, [*args, "--min-snr", "3"])
     assert r.exit_code == 2 and "S/N >= 4" in r.output and "3" in r.output, r.output
+    assert "f.work" in r.output and "--cubes" not in r.output, r.output  # names the folder
     hi = 0.5 * (min(row["snr"] for i in range(8) for row in fake_rows(i, None))
                 + max(row["snr"] for i in range(8) for row in fake_rows(i, None)))
     kept = recipe.collect(recipe.FluxTrainSpec(out=out, cubes=8, min_snr=hi))[0]

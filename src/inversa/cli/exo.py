@@ -514,7 +514,9 @@ def train_flux_cmd(
     with progress_bar("simulating and measuring") as bar:
         try:
             card = train_flux(spec, "inversa " + " ".join(map(shlex.quote, sys.argv[1:])), bar)
-        except ValueError as e:
+        except InputError:
+            raise  # already names its source (e.g. the work folder)
+        except ValueError as e:  # too few measured companions
             raise InputError(str(e), field="--cubes") from None
     sc = card["held_apart_scores"]
     typer.echo(f"fitted on {card['data']['fit']} companions; held apart "

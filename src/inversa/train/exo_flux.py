@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from inversa.errors import InputError
 from inversa.exo.candidates import peak_near, refine
 from inversa.exo.deep.flux import (
     FluxHead,
@@ -116,8 +117,6 @@ def collect(spec: FluxTrainSpec, progress: Callable[[int, int], None] | None = N
         if path.exists():
             held, part = read_cube_rows(path)
             if held > spec.min_snr:
-                from inversa.errors import InputError
-
                 raise InputError(f"holds companions measured at S/N >= {held:g}, this run "
                                  f"needs {spec.min_snr:g}; use another work folder",
                                  source=str(work))

@@ -30,9 +30,10 @@ import torch
 from torch import nn
 
 from inversa.errors import InputError
+from inversa.exo.deep.model import model_path
 from inversa.exo.geometry import to_polar
 from inversa.exo.paco import PacoConfig, unbiased_estimate
-from inversa.nets.weights import save_weights, weights_path
+from inversa.nets.weights import save_weights
 
 DEFAULT_FLUX_MODEL = "exo_flux"
 DESCRIPTOR = ("asinh(S/N_u / 5)", "asinh(S/N_raw / 5)", "log kappa", "f_raw / f_u",
@@ -138,8 +139,7 @@ def save_flux_head(head: FluxHead, path: str | Path) -> None:
 def load_flux_head(name_or_path: str | Path = DEFAULT_FLUX_MODEL) -> FluxHead:
     """Load a shipped (by name) or saved (by path) flux head; one-line
     :class:`InputError` on a missing, corrupted or mismatched file."""
-    p = Path(name_or_path)
-    path = p if p.suffix == ".pt" else weights_path(str(name_or_path))
+    path = model_path(name_or_path)
     if not path.exists():
         raise InputError("no such flux model; train one with `inversa exo train-flux`",
                          source=str(path))
@@ -157,5 +157,4 @@ def load_flux_head(name_or_path: str | Path = DEFAULT_FLUX_MODEL) -> FluxHead:
 
 
 def has_flux_head(name_or_path: str | Path = DEFAULT_FLUX_MODEL) -> bool:
-    p = Path(name_or_path)
-    return (p if p.suffix == ".pt" else weights_path(str(name_or_path))).exists()
+    return model_path(name_or_path).exists()
