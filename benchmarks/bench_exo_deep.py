@@ -83,23 +83,28 @@ def tp_at_fa(pos, neg, fa_count: int) -> int:
 
 
 def fluxes(snr, cube, angles, psf, scale, truths, comps, f, paco_cfg, head=None,
-           min_snr: float = 5.0):
-    """(true, flux, error, peak S/N) of the companions found at ``min_snr``: PACO's
-    unbiased flux, or the flux network ``head``'s estimate from the same measure (deep
-    rows, as ``inversa exo detect --method deep`` does)."""
+           min_snr: float = 5.0, position_map=None):
+    """(true, flux, error, peak S/N, position error) of the companions found at
+    ``min_snr``: PACO's unbiased flux, or the flux network ``head``'s estimate from the
+    same measure (deep rows, as ``inversa exo detect --method deep`` does: measured at
+    the peak of ``position_map``, PACO's S/N, within one FWHM of the detection)."""
     out = []
     for (x, y), c in zip(truths, comps, strict=True):
         pk = peak_near(snr, x, y, f)
         if pk is None or not snr[pk] >= min_snr:
             continue
         xs, ys = refine(torch.from_numpy(snr), *pk)
+        if position_map is not None:
+            pos = peak_near(position_map, xs, ys, f)
+            if pos is not None:
+                xs, ys = refine(torch.from_numpy(position_map), *pos)
         sc = float(scale[round(ys), round(xs)])
         if head is not None:
             fl, err = head.estimate([measure(cube, angles, psf, xs, ys, paco_cfg, sc, f)])[0]
         else:
             fl, err, _, _ = unbiased_flux(cube, angles, psf, xs, ys, paco_cfg)
             err *= sc
-        out.append((c.flux, fl, err, float(snr[pk])))
+        out.append((c.flux, fl, err, float(snr[pk]), math.hypot(xs - x, ys - y)))
     return out
 
 
@@ -144,6 +149,9 @@ def main() -> None:
     ap.add_argument("--figure", default=str(ROOT / "docs/figures"), help="'' writes none")
     ap.add_argument("--model", default="exo_deep", help="generic model: shipped name or .pt")
     ap.add_argument("--no-tail", action="store_true", help="without the shipped null tail")
+    ap.add_argument("--deep-peak-position", action="store_true",
+                    help="measure the deep rows' flux at the network's peak (before "
+                         "candidates were placed at PACO's peak)")
     ap.add_argument("--flux-model", default=DEFAULT_FLUX_MODEL,
                     help="deep rows' flux network ('' for PACO's unbiased flux)")
     ap.add_argument("--paco-detrend", type=int, default=0,
@@ -217,12 +225,15 @@ def main() -> None:
             res[m]["time"].append(time.perf_counter() - t0)
             maps[m] = dm.snr.numpy()
             fitted[m] = fit
+            where = None if args.deep_peak_position else dm.paco_snr.numpy()
             if flux_head is not None:  # it reads PACO's plain statistics and scale
                 found = fluxes(maps[m], sim.cube, sim.angles, sim.psf, plain.scale, truths,
-                               comps, f, PacoConfig(calibrate=False), flux_head, -math.inf)
+                               comps, f, PacoConfig(calibrate=False), flux_head, -math.inf,
+                               where)
             else:
                 found = fluxes(maps[m], sim.cube, sim.angles, sim.psf, dm.scale, truths,
-                               comps, f, replace(dm.paco, calibrate=False), None, -math.inf)
+                               comps, f, replace(dm.paco, calibrate=False), None, -math.inf,
+                               where)
             res[m]["flux_all"] += found  # every companion, for the equal-false-alarm line
             res[m]["flux"] += [r for r in found if r[3] >= 5]
             if fit.trained:
@@ -269,6 +280,9 @@ def main() -> None:
     print("Gaussian tail: >= 3: 1.3e-03, >= 4: 3.2e-05")
     for m in methods:
         r = res[m]
+        if r["flux"]:
+            print(f"{m}: median position error of the companions at S/N >= 5: "
+                  f"{np.median([row[4] for row in r['flux']]):.2f} px")
         if not r["flux_all"]:
             continue
         neg = np.sort(np.asarray(r["neg"])[np.isfinite(r["neg"])])[::-1]
@@ -278,7 +292,8 @@ def main() -> None:
             rel, cov, n = flux_summary(above)
             print(f"{m}: flux of the companions above its threshold at PACO's false-alarm "
                   f"count (S/N > {thr:.2f}): median error {100 * rel:.1f} % "
-                  f"({n}), 68 % coverage {100 * cov:.0f} %")
+                  f"({n}), 68 % coverage {100 * cov:.0f} %, median position error "
+                  f"{np.median([row[4] for row in above]):.2f} px")
     if train_info:
         print("per-observation training: "
               f"{np.mean([t['samples_seconds'] for t in train_info]):.0f} s samples + "

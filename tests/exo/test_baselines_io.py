@@ -1,5 +1,7 @@
 """Classical ADI, PCA, Mawet S/N maps, candidates; FITS/text/npy I/O and its errors."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -34,6 +36,25 @@ def test_baselines_find_the_bright_companion(small_sim, method):
     cands = find_candidates(snr, 5.0, 4.1)
     x, y = s.companions[0].xy((64, 64))
     assert any(abs(c.x - x) < 2 and abs(c.y - y) < 2 for c in cands)
+
+
+def test_candidates_can_be_placed_by_another_map():
+    """``position_map``: the S/N comes from the detection map, the position (and the flux
+    maps' values) from the other map's peak within one FWHM; none there, the peak stays."""
+    snr = torch.zeros(40, 40)
+    snr[20, 20] = 9.0
+    snr[5, 30] = 7.0
+    where = torch.full((40, 40), math.nan)
+    where[19:22, 21:24] = torch.tensor([[1.0, 2.0, 1.0], [2.0, 5.0, 3.0], [1.0, 2.0, 1.0]])
+    where[5, 36] = 8.0  # beyond one FWHM of the second detection
+    flux = torch.arange(1600.0).reshape(40, 40)
+    a, b = find_candidates(snr, 5.0, 4.0, flux, position_map=where)
+    assert a.snr == 9.0 and b.snr == 7.0
+    assert a.y == 20.0 and a.x == pytest.approx(22 + 0.5 * (2 - 3) / (2 - 10 + 3))
+    assert a.flux == 20 * 40 + 22
+    assert (b.x, b.y, b.flux) == (30.0, 5.0, 5 * 40 + 30)
+    plain = find_candidates(snr, 5.0, 4.0, flux)[0]
+    assert (plain.x, plain.y, plain.flux) == (20.0, 20.0, 20 * 40 + 20)
 
 
 def test_snr_map_of_white_noise_is_close_to_standard():

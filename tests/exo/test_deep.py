@@ -292,6 +292,13 @@ def test_deep_candidates_flux_uses_the_models_statistics(small_sim, monkeypatch)
     measured.clear()
     det.detect(obs, det.DetectConfig(method="deep"))
     assert measured[0] == (PacoConfig(calibrate=False), 2.0)
+    # with PACO's S/N beside the network's map, the candidate sits at PACO's peak
+    where = torch.zeros(h, w)
+    where[22, 41] = 6.0
+    fake.paco_snr = where
+    out = det.detect(obs, det.DetectConfig(method="deep"))
+    c = out.candidates[0]
+    assert (c.x, c.y, c.snr) == (41.0, 22.0, 9.0)
 
 
 def test_a_bounded_correction_stays_within_its_bound(tmp_path):

@@ -83,17 +83,28 @@ def refine(snr: torch.Tensor, y: int, x: int) -> tuple[float, float]:
 
 
 def find_candidates(snr: torch.Tensor, threshold: float, fwhm: float,
-                    flux: torch.Tensor | None = None, flux_err: torch.Tensor | None = None
-                    ) -> list[Candidate]:
+                    flux: torch.Tensor | None = None, flux_err: torch.Tensor | None = None,
+                    position_map: torch.Tensor | None = None) -> list[Candidate]:
     """Candidates at least one FWHM apart, brightest first, with the flux maps' values at
-    the peak pixel when given."""
+    the peak pixel when given.
+
+    ``position_map`` (e.g. PACO's S/N beside a learned detector's map) separates
+    detecting from locating: each candidate keeps its S/N from ``snr`` but takes its
+    position from the largest finite pixel of ``position_map`` within one FWHM of its
+    peak (parabola-refined there; the flux maps are read at that pixel). Without a finite
+    pixel there, the ``snr`` peak is kept."""
     out = []
     for i, (y, x) in enumerate(local_maxima(snr, threshold, fwhm)):
+        s = float(snr[y, x])
         xs, ys = refine(snr, y, x)
+        if position_map is not None:
+            pk = peak_near(position_map, xs, ys, fwhm)
+            if pk is not None:
+                y, x = pk
+                xs, ys = refine(position_map, y, x)
         sep, pa = to_polar(xs, ys, tuple(snr.shape))
         out.append(Candidate(
-            id=i + 1, x=xs, y=ys, separation=float(sep), position_angle=float(pa),
-            snr=float(snr[y, x]),
+            id=i + 1, x=xs, y=ys, separation=float(sep), position_angle=float(pa), snr=s,
             flux=float(flux[y, x]) if flux is not None else math.nan,
             flux_err=float(flux_err[y, x]) if flux_err is not None else math.nan))
     return out

@@ -113,7 +113,11 @@ def detect(obs: Observation, config: DetectConfig = DetectConfig(),
         dm = deep_maps(cube, angles, obs.psf, config.deep, progress=progress)
         snr, flux, flux_err = dm.snr, dm.flux, dm.flux_err
         seconds.update(dm.seconds)
-        cands = find_candidates(snr, config.threshold, f, flux, flux_err)
+        # the network detects; PACO's S/N map locates: its peak is about twice closer to
+        # the truth, and the flux network was trained at PACO's peaks
+        # (benchmarks/exo_deep_position.py)
+        cands = find_candidates(snr, config.threshold, f, flux, flux_err,
+                                position_map=dm.paco_snr)
         head = None
         if config.unbiased:
             t1 = time.perf_counter()
@@ -144,6 +148,8 @@ def detect(obs: Observation, config: DetectConfig = DetectConfig(),
                                 "null tail when one exists for the model "
                                 "(inversa.exo.null_tail)",
                  "null_tail": dm.null_tail,
+                 "candidate_position": "peak of PACO's S/N (the features' statistics) "
+                                       "within one FWHM of the network's peak",
                  "candidate_flux": ("flux network " + str(config.deep.flux_model)
                                     if head is not None else
                                     "PACO's unbiased estimate" if config.unbiased else

@@ -75,6 +75,8 @@ class DeepMaps:
     null_tail: bool = False      # whether the shipped far-tail map was applied
     paco: PacoConfig = field(default_factory=PacoConfig)  # the features' PACO statistics
                                  # (the model's trend removal and covariance estimate)
+    paco_snr: torch.Tensor | None = None  # PACO's S/N from those statistics, scaled per
+                                 # annulus (no far tail): where a detected source is
 
 
 def check_trainable(cube: torch.Tensor, fwhm: float, radius: float) -> None:
@@ -172,7 +174,7 @@ class FittedDetector:
         return DeepMaps(snr=snr, pfa=pfa, logit=logit, flux=flux, flux_err=err * self.scale,
                         scale=self.scale, fwhm=real.fwhm, seconds=seconds,
                         trained=self.trained, null_tail=tail is not None,
-                        paco=self.config.paco)
+                        paco=self.config.paco, paco_snr=real.snr() / self.scale)
 
 
 def fit_observation(cube: torch.Tensor, angles: torch.Tensor, psf: torch.Tensor,
