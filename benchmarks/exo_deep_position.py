@@ -17,7 +17,7 @@ PACO's false-alarm count at 5 sigma (as in bench_exo_deep.py) are placed four wa
   then 0.025 px +-0.1 px);
 * the truth (what no detector knows: the floor of the other three).
 
-At each, the flux network (``exo_flux``) and PACO's unbiased estimate measure the flux:
+At each, the flux network (``exo_flux``, or ``--flux-model``) and PACO's unbiased estimate measure the flux:
 median relative error, 68 % coverage (share with ``|f - f_true| <= sigma``), and the mean
 and spread of ``z = (f - f_true) / sigma`` (0 and 1 if the bars are right).
 """
@@ -60,10 +60,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cubes", type=int, default=24)
     ap.add_argument("--seed0", type=int, default=900)
+    ap.add_argument("--flux-model", default="exo_flux", help="shipped name or .pt")
     args = ap.parse_args()
     torch.set_num_threads(2)
     warnings.filterwarnings("ignore")
-    head = load_flux_head()
+    head = load_flux_head(args.flux_model)
     plain = PacoConfig(calibrate=False)
     rows, neg = [], {"paco": [], "deep": []}
     t0 = time.perf_counter()
