@@ -492,7 +492,8 @@ def train_flux_cmd(
     its error bar for detected sources, fitted on companions injected into simulated cubes,
     its bars scaled to cover the truth 68 % of the time on a quarter of them held apart.
 
-    Example: inversa exo train-flux -o src/inversa/weights/exo_flux.pt --cubes 80
+    Example (the shipped network): inversa exo train-flux -o src/inversa/weights/exo_flux.pt
+    --cubes 100 --min-snr 3
     """
     import shlex
     import sys
