@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_exo import auc, held_out_cube, peak_near, score_maps
 
 from inversa.exo.baselines import pca_adi
-from inversa.exo.candidates import refine
+from inversa.exo.candidates import located_peak
 from inversa.exo.deep.detect import DeepConfig, fit_observation
 from inversa.exo.deep.flux import DEFAULT_FLUX_MODEL, has_flux_head, load_flux_head, measure
 from inversa.exo.deep.model import has_detector
@@ -90,14 +90,13 @@ def fluxes(snr, cube, angles, psf, scale, truths, comps, f, paco_cfg, head=None,
     the peak of ``position_map``, PACO's S/N, within one FWHM of the detection)."""
     out = []
     for (x, y), c in zip(truths, comps, strict=True):
-        pk = peak_near(snr, x, y, f)
-        if pk is None or not snr[pk] >= min_snr:
+        at = located_peak(snr, x, y, f)
+        if at is None or not snr[at[0]] >= min_snr:
             continue
-        xs, ys = refine(torch.from_numpy(snr), *pk)
-        if position_map is not None:
-            pos = peak_near(position_map, xs, ys, f)
-            if pos is not None:
-                xs, ys = refine(torch.from_numpy(position_map), *pos)
+        pk, (xs, ys) = at
+        where = located_peak(position_map, xs, ys, f) if position_map is not None else None
+        if where is not None:
+            xs, ys = where[1]
         sc = float(scale[round(ys), round(xs)])
         if head is not None:
             fl, err = head.estimate([measure(cube, angles, psf, xs, ys, paco_cfg, sc, f)])[0]

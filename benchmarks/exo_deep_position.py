@@ -34,9 +34,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_exo import held_out_cube, peak_near, score_maps
+from bench_exo import held_out_cube, score_maps
 
-from inversa.exo.candidates import refine
+from inversa.exo.candidates import located_peak
 from inversa.exo.deep.detect import DeepConfig, fit_observation
 from inversa.exo.deep.flux import load_flux_head, measure
 from inversa.exo.paco import PacoConfig, paco_at, paco_map
@@ -81,14 +81,14 @@ def main() -> None:
         for m in maps:
             neg[m] += res[m]["neg"]
         for (x, y), c, score in zip(truths, comps, res["deep"]["pos"], strict=True):
-            pk = peak_near(maps["deep"], x, y, f)
-            if pk is None:
+            at = located_peak(maps["deep"], x, y, f)
+            if at is None:
                 continue
-            net = refine(torch.from_numpy(maps["deep"]), *pk)
-            pp = peak_near(maps["paco"], *net, f)
-            pac = refine(torch.from_numpy(maps["paco"]), *pp) if pp is not None else net
-            ml = best_position(sim.cube, sim.angles, sim.psf, float(pp[1]), float(pp[0]),
-                               0.6, 0.1) if pp is not None else net
+            net = at[1]
+            pa = located_peak(maps["paco"], *net, f)
+            pac = pa[1] if pa is not None else net
+            ml = best_position(sim.cube, sim.angles, sim.psf, float(pa[0][1]),
+                               float(pa[0][0]), 0.6, 0.1) if pa is not None else net
             ml = best_position(sim.cube, sim.angles, sim.psf, *ml, 0.1, 0.025)
             row = {"true": c.flux, "score": float(score)}
             for name, (xs, ys) in zip(PLACES, (net, pac, ml, (x, y)), strict=True):

@@ -82,6 +82,16 @@ def refine(snr: torch.Tensor, y: int, x: int) -> tuple[float, float]:
     return x + dx, y + dy
 
 
+def located_peak(snr: torch.Tensor, x: float, y: float, radius: float
+                 ) -> tuple[tuple[int, int], tuple[float, float]] | None:
+    """Where a source near ``(x, y)`` is on this map: the :func:`peak_near` pixel
+    ``(row, col)`` and its :func:`refine`-d position ``(x, y)`` (``None`` when no finite
+    pixel lies within ``radius``)."""
+    snr = torch.as_tensor(snr)
+    pk = peak_near(snr, x, y, radius)
+    return None if pk is None else (pk, refine(snr, *pk))
+
+
 def find_candidates(snr: torch.Tensor, threshold: float, fwhm: float,
                     flux: torch.Tensor | None = None, flux_err: torch.Tensor | None = None,
                     position_map: torch.Tensor | None = None) -> list[Candidate]:
@@ -97,11 +107,9 @@ def find_candidates(snr: torch.Tensor, threshold: float, fwhm: float,
     for i, (y, x) in enumerate(local_maxima(snr, threshold, fwhm)):
         s = float(snr[y, x])
         xs, ys = refine(snr, y, x)
-        if position_map is not None:
-            pk = peak_near(position_map, xs, ys, fwhm)
-            if pk is not None:
-                y, x = pk
-                xs, ys = refine(position_map, y, x)
+        at = located_peak(position_map, xs, ys, fwhm) if position_map is not None else None
+        if at is not None:
+            (y, x), (xs, ys) = at
         sep, pa = to_polar(xs, ys, tuple(snr.shape))
         out.append(Candidate(
             id=i + 1, x=xs, y=ys, separation=float(sep), position_angle=float(pa), snr=s,

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from inversa.errors import InputError
-from inversa.exo.candidates import peak_near, refine
+from inversa.exo.candidates import located_peak
 from inversa.exo.deep.flux import (
     FluxHead,
     FluxMeasure,
@@ -72,10 +72,10 @@ def measured_companions(sim: Simulation, min_snr: float
     shape = tuple(sim.cube.shape[-2:])
     out = []
     for c in sim.companions:
-        pk = peak_near(pm.snr, *c.xy(shape), f)
-        if pk is None or not float(pm.snr[pk]) >= min_snr:
+        at = located_peak(pm.snr, *c.xy(shape), f)
+        if at is None or not float(pm.snr[at[0]]) >= min_snr:
             continue
-        xr, yr = refine(pm.snr, *pk)
+        pk, (xr, yr) = at
         m = measure(sim.cube, sim.angles, sim.psf, xr, yr, PacoConfig(),
                     float(pm.scale[round(yr), round(xr)]), f)
         out.append((c, m, float(pm.snr[pk])))
